@@ -1,0 +1,18 @@
+//! The domain of kassa, free of I/O: exact money and pricing, typed ids, the order state
+//! machine, the wire error codes and the validation of what integrators send us.
+//!
+//! Everything here is plain data and pure functions so that the server, the stores, the SDK and
+//! the fuzzers can share one definition of each rule.
+#![forbid(unsafe_code)]
+
+pub mod crypto;
+pub mod error;
+pub mod ids;
+pub mod money;
+pub mod order;
+pub mod validation;
+
+pub use error::ErrorCode;
+pub use ids::{CustomerId, OrderId};
+pub use money::{Currency, Minor, Price};
+pub use order::OrderStatus;
