@@ -1,1 +1,290 @@
+//! The kassa SDK: typed, signed calls to a kassa server (or any server speaking the BuyShazam
+//! Developer API).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), kassa_client::Error> {
+//! use kassa_client::{Client, CreateOrderRequest};
+//! let client = Client::new("http://127.0.0.1:8080", "bs_live_...", "secret")?;
+//! let balance = client.balance().await?;
+//! let placed = client
+//!     .create_order(&CreateOrderRequest {
+//!         service_id: 1,
+//!         quantity: 1000,
+//!         link: "https://example.com/p/1".into(),
+//!         client_order_ref: None,
+//!         custom_comments: None,
+//!     }, None)
+//!     .await?;
+//! println!("{} left, order {}", balance.balance, placed.order.id);
+//! # Ok(()) }
+//! ```
+//!
+//! Every request is signed with a fresh timestamp. Answers that invite a retry
+//! (`customer_wallet_locked`, `rate_limited`, `database_unavailable`) and network failures are
+//! retried with the same idempotency key after `Retry-After`, a bounded number of times; a
+//! `timestamp_out_of_range` answer makes the client measure its clock skew against `GET /time`
+//! once and try again.
+#![forbid(unsafe_code)]
 
+mod error;
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use error::{ApiFailure, Error};
+pub use kassa_wire::profile::{Profile, ProfileEdit, ServerTime, VerifyRequest};
+pub use kassa_wire::v1::{
+    BalanceResponse, CreateOrderRequest, CreateOrderResponse, ErrorBody, Order, OrderListResponse, Service,
+};
+pub use kassa_wire::Amount;
+use kassa_wire::sign;
+pub use reqwest::Method;
+use serde::de::DeserializeOwned;
+
+/// How the client retries.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included. `1` disables retries.
+    pub max_attempts: u32,
+    /// Longest single wait, whatever `Retry-After` says.
+    pub max_wait: Duration,
+    /// First backoff for network errors; doubled each time.
+    pub base_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { max_attempts: 4, max_wait: Duration::from_secs(10), base_backoff: Duration::from_millis(200) }
+    }
+}
+
+impl RetryPolicy {
+    pub fn none() -> Self {
+        Self { max_attempts: 1, ..Self::default() }
+    }
+}
+
+/// A secret that does not print.
+#[derive(Clone)]
+struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// One HTTP exchange, as received.
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn json(&self) -> Result<serde_json::Value, Error> {
+        serde_json::from_slice(&self.body).map_err(|e| Error::Decode(format!("body is not JSON: {e}")))
+    }
+
+    /// Whether this answer replays an earlier order (`Idempotent-Replayed: true`).
+    pub fn replayed(&self) -> bool {
+        self.header("idempotent-replayed") == Some("true")
+    }
+}
+
+/// The answer to an order creation, with whether it was a replay.
+#[derive(Debug, Clone)]
+pub struct PlacedOrder {
+    pub order: kassa_wire::v1::CreatedOrder,
+    pub replayed: bool,
+    pub idempotency_key: String,
+}
+
+#[derive(Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    base_url: String,
+    api_key: String,
+    secret: Secret,
+    retry: RetryPolicy,
+    /// Server clock minus local clock, in milliseconds, once measured.
+    clock_offset_ms: AtomicI64,
+}
+
+impl Client {
+    pub fn new(base_url: &str, api_key: &str, api_secret: &str) -> Result<Self, Error> {
+        Self::with_retry(base_url, api_key, api_secret, RetryPolicy::default())
+    }
+
+    pub fn with_retry(base_url: &str, api_key: &str, api_secret: &str, retry: RetryPolicy) -> Result<Self, Error> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("kassa-client/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(Error::Network)?;
+        let base_url = base_url.trim_end_matches('/').to_string();
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            return Err(Error::Config(format!("base URL must start with http:// or https://, got {base_url:?}")));
+        }
+        Ok(Self {
+            http,
+            base_url,
+            api_key: api_key.to_string(),
+            secret: Secret(api_secret.to_string()),
+            retry,
+            clock_offset_ms: AtomicI64::new(0),
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    fn now_millis(&self) -> i64 {
+        let local = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+        local + self.clock_offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Measures the skew between this machine's clock and the server's with `GET /time`, and
+    /// signs later requests with the server's time.
+    pub async fn sync_clock(&self) -> Result<Duration, Error> {
+        let before = SystemTime::now();
+        let time = self.server_time().await?;
+        let elapsed = before.elapsed().unwrap_or_default();
+        let local_mid = before.duration_since(UNIX_EPOCH).unwrap_or_default() + elapsed / 2;
+        let offset = (time.epoch * 1000.0) as i64 - local_mid.as_millis() as i64;
+        self.clock_offset_ms.store(offset, Ordering::Relaxed);
+        Ok(Duration::from_millis(offset.unsigned_abs()))
+    }
+
+    /// `GET /time` (unsigned).
+    pub async fn server_time(&self) -> Result<ServerTime, Error> {
+        let response = self.http.get(format!("{}/time", self.base_url)).send().await.map_err(Error::Network)?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await.map_err(Error::Network)?;
+        if status != 200 {
+            return Err(Error::Decode(format!("GET /time answered HTTP {status}")));
+        }
+        serde_json::from_slice(&body).map_err(|e| Error::Decode(format!("GET /time: {e}")))
+    }
+
+    /// Sends one signed `/api/v1` request, once, and returns the answer whatever its status.
+    /// For callers that want to see every byte (tests, tools); the typed methods below build on it.
+    pub async fn send_v1(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&[u8]>,
+        idempotency_key: Option<&str>,
+    ) -> Result<RawResponse, Error> {
+        let body = body.unwrap_or_default();
+        let timestamp = (self.now_millis() / 1000).to_string();
+        let signature = sign::buyshazam::sign(&self.secret.0, method.as_str(), path_and_query, &timestamp, body);
+        let mut request = self
+            .http
+            .request(method, format!("{}{}", self.base_url, path_and_query))
+            .header("X-API-Key", &self.api_key)
+            .header("X-Timestamp", timestamp)
+            .header("X-Signature", format!("sha256={signature}"));
+        if !body.is_empty() {
+            request = request.header("Content-Type", "application/json").body(body.to_vec());
+        }
+        if let Some(key) = idempotency_key {
+            request = request.header("X-Idempotency-Key", key);
+        }
+        let response = request.send().await.map_err(Error::Network)?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(Error::Network)?.to_vec();
+        Ok(RawResponse { status, headers, body })
+    }
+
+    /// Sends with retries and decodes a success body into `T`.
+    async fn call_v1<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&[u8]>,
+        idempotency_key: Option<&str>,
+    ) -> Result<(T, RawResponse), Error> {
+        let mut attempt = 0;
+        let mut clock_synced = false;
+        loop {
+            attempt += 1;
+            let last = attempt >= self.retry.max_attempts;
+            let wait = match self.send_v1(method.clone(), path_and_query, body, idempotency_key).await {
+                Ok(raw) if (200..300).contains(&raw.status) => {
+                    let value = serde_json::from_slice(&raw.body)
+                        .map_err(|e| Error::Decode(format!("{path_and_query}: unexpected success body: {e}")))?;
+                    return Ok((value, raw));
+                }
+                Ok(raw) => {
+                    let failure = ApiFailure::from_response(&raw);
+                    if failure.code == "timestamp_out_of_range" && !clock_synced {
+                        clock_synced = true;
+                        self.sync_clock().await?;
+                        continue;
+                    }
+                    if last || !failure.is_retryable() {
+                        return Err(Error::Api(Box::new(failure)));
+                    }
+                    failure.retry_after.unwrap_or(Duration::from_secs(1))
+                }
+                Err(Error::Network(e)) if !last && (e.is_connect() || e.is_timeout() || e.is_request()) => {
+                    self.retry.base_backoff * 2u32.saturating_pow(attempt - 1)
+                }
+                Err(e) => return Err(e),
+            };
+            tokio::time::sleep(wait.min(self.retry.max_wait)).await;
+        }
+    }
+
+    /// `GET /api/v1/balance`
+    pub async fn balance(&self) -> Result<BalanceResponse, Error> {
+        Ok(self.call_v1(Method::GET, "/api/v1/balance", None, None).await?.0)
+    }
+
+    /// `GET /api/v1/services`
+    pub async fn services(&self) -> Result<Vec<Service>, Error> {
+        let (body, _): (kassa_wire::v1::ServicesResponse, _) = self.call_v1(Method::GET, "/api/v1/services", None, None).await?;
+        Ok(body.services)
+    }
+
+    /// `POST /api/v1/orders`. Without an idempotency key the client makes one, and uses it for
+    /// every retry of this call, so a retry can never create a second order.
+    pub async fn create_order(&self, order: &CreateOrderRequest, idempotency_key: Option<&str>) -> Result<PlacedOrder, Error> {
+        let key = idempotency_key.map(str::to_string).unwrap_or_else(|| format!("kassa-{}", uuid::Uuid::new_v4()));
+        let body = serde_json::to_vec(order).map_err(|e| Error::Decode(e.to_string()))?;
+        let (response, raw): (CreateOrderResponse, _) =
+            self.call_v1(Method::POST, "/api/v1/orders", Some(&body), Some(&key)).await?;
+        Ok(PlacedOrder { order: response.order, replayed: raw.replayed(), idempotency_key: key })
+    }
+
+    /// `GET /api/v1/orders/{id}`
+    pub async fn order(&self, id: &str) -> Result<Order, Error> {
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(Error::Config(format!("{id:?} is not an order id")));
+        }
+        let (body, _): (kassa_wire::v1::OrderResponse, _) =
+            self.call_v1(Method::GET, &format!("/api/v1/orders/{id}"), None, None).await?;
+        Ok(body.order)
+    }
+
+    /// `GET /api/v1/orders?page=&limit=&status=`
+    pub async fn orders(&self, page: u32, limit: u32, status: Option<&str>) -> Result<OrderListResponse, Error> {
+        let mut path = format!("/api/v1/orders?page={page}&limit={limit}");
+        if let Some(status) = status {
+            if !status.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+                return Err(Error::Config(format!("{status:?} is not an order status")));
+            }
+            path.push_str(&format!("&status={status}"));
+        }
+        Ok(self.call_v1(Method::GET, &path, None, None).await?.0)
+    }
+}

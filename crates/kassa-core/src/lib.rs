@@ -5,6 +5,7 @@
 //! the fuzzers can share one definition of each rule.
 #![forbid(unsafe_code)]
 
+pub mod catalog;
 pub mod crypto;
 pub mod error;
 pub mod ids;

@@ -1,1 +1,72 @@
+//! Storage for kassa: one [`Store`] trait with the transactions the domain needs, and one
+//! implementation per database, each with its own `migrations/`.
+//!
+//! Every method that moves money is one database transaction inside the store: the caller
+//! cannot split a debit from its ledger entry or its order.
+#![forbid(unsafe_code)]
 
+pub mod error;
+mod migrate;
+pub mod model;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use kassa_core::{Currency, CustomerId, OrderId};
+
+pub use error::StoreError;
+pub use model::*;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Sqlite,
+    Postgres,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn kind(&self) -> StoreKind;
+    /// Where the data lives, safe to print (passwords redacted).
+    fn describe(&self) -> String;
+    /// The wallet currency, fixed when the database was created.
+    fn currency(&self) -> &Currency;
+    /// A cheap round trip to the database.
+    async fn ping(&self) -> StoreResult<()>;
+
+    // Customers
+    async fn create_customer(&self, new: NewCustomer) -> StoreResult<Customer>;
+    async fn customer(&self, id: CustomerId) -> StoreResult<Option<Customer>>;
+    async fn list_customers(&self) -> StoreResult<Vec<Customer>>;
+    async fn set_customer_status(&self, id: CustomerId, status: CustomerStatus) -> StoreResult<Customer>;
+
+    // Wallets and the ledger
+    async fn wallet(&self, id: CustomerId) -> StoreResult<Wallet>;
+    /// Applies one operator entry (top-up or adjustment) and returns it with the new balance.
+    async fn post_ledger_entry(&self, entry: NewLedgerEntry) -> StoreResult<LedgerEntry>;
+    /// The latest entries of a wallet, newest first.
+    async fn ledger(&self, id: CustomerId, limit: u32) -> StoreResult<Vec<LedgerEntry>>;
+    /// Checks every invariant of the books over the whole database.
+    async fn audit_books(&self) -> StoreResult<BooksReport>;
+
+    // API keys
+    async fn create_api_key(&self, new: NewApiKey) -> StoreResult<ApiKeyRecord>;
+    async fn auth_record(&self, api_key: &str) -> StoreResult<Option<AuthRecord>>;
+    async fn set_api_key_status(&self, api_key: &str, status: KeyStatus) -> StoreResult<ApiKeyRecord>;
+    async fn list_api_keys(&self, customer: Option<CustomerId>) -> StoreResult<Vec<ApiKeyRecord>>;
+
+    // Services
+    async fn create_service(&self, new: NewService) -> StoreResult<ServiceRecord>;
+    async fn update_service(&self, id: i64, patch: ServicePatch) -> StoreResult<ServiceRecord>;
+    async fn services(&self, active_only: bool) -> StoreResult<Vec<ServiceRecord>>;
+
+    // Orders
+    /// Idempotency check, quote, conditional debit, ledger entry and order row: one transaction.
+    async fn create_order(&self, new: NewOrder) -> StoreResult<OrderPlaced>;
+    /// One order; with `customer`, only if it belongs to that customer.
+    async fn order(&self, customer: Option<CustomerId>, id: &OrderId) -> StoreResult<Option<OrderRecord>>;
+    async fn list_orders(&self, filter: OrderFilter) -> StoreResult<OrderPage>;
+    /// Moves an order to a new status and pays its refund, exactly once, in one transaction.
+    async fn change_order(&self, id: &OrderId, change: StatusChange) -> StoreResult<OrderRecord>;
+}

@@ -1,0 +1,25 @@
+use axum::extract::State;
+use axum::Json;
+use kassa_core::ErrorCode;
+use kassa_wire::v1::BalanceResponse;
+
+use crate::auth::v1::Signed;
+use crate::error::ApiError;
+use crate::present::money;
+use crate::state::AppState;
+
+/// `GET /api/v1/balance`
+pub async fn balance(State(state): State<AppState>, signed: Signed) -> Result<Json<BalanceResponse>, ApiError> {
+    let customer = signed.key.customer_id;
+    let wallet = state.store.wallet(customer).await.map_err(|e| match e {
+        kassa_store::StoreError::NotFound(_) => ApiError::new(ErrorCode::CustomerNotFound),
+        other => ApiError::from_store(other, ErrorCode::InternalError),
+    })?;
+    let currency = state.store.currency();
+    Ok(Json(BalanceResponse {
+        success: true,
+        balance: money(currency, wallet.balance),
+        currency: currency.code().to_string(),
+        woo_customer_id: customer.0,
+    }))
+}

@@ -1,0 +1,100 @@
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use kassa_core::validation::{idempotency_key, OrderRequest, PageRequest};
+use kassa_core::{ErrorCode, OrderId};
+use kassa_store::{NewOrder, OrderFilter, OrderPlaced, StoreError};
+use kassa_wire::v1::{CreateOrderResponse, OrderListResponse, OrderResponse};
+use serde::Deserialize;
+
+use crate::auth::v1::Signed;
+use crate::error::ApiError;
+use crate::present;
+use crate::state::AppState;
+
+/// Whether a body was declared as JSON (`application/json`, any parameters, any case).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// `POST /api/v1/orders`
+pub async fn create(State(state): State<AppState>, headers: HeaderMap, signed: Signed) -> Result<Response, ApiError> {
+    let key = idempotency_key(headers.get("x-idempotency-key").map(|v| v.as_bytes()))?;
+    if !is_json(&headers) {
+        return Err(ApiError::new(ErrorCode::InvalidContentType));
+    }
+    let body: serde_json::Value = serde_json::from_slice(&signed.body)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidJson).with_detail("body", e.to_string()))?;
+    let request = OrderRequest::from_json(&body)?;
+
+    let customer = signed.key.customer_id;
+    let Some(_in_flight) = state.inflight.enter(customer, &key) else {
+        return Err(ApiError::new(ErrorCode::CustomerWalletLocked).retry_after(1));
+    };
+    let placed = state
+        .store
+        .create_order(NewOrder { customer_id: customer, idempotency_key: key, request, allowed_services: signed.key.allowed_services })
+        .await;
+    let currency = state.store.currency();
+    match placed {
+        Ok(placed) => {
+            let replayed = matches!(placed, OrderPlaced::Replayed(_));
+            let body = CreateOrderResponse { success: true, order: present::created_order(currency, placed.order()) };
+            let mut response = (StatusCode::CREATED, Json(body)).into_response();
+            if replayed {
+                response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+            }
+            Ok(response)
+        }
+        Err(StoreError::Refused(refusal)) => Err(ApiError::refused(refusal, currency)),
+        Err(other) => Err(ApiError::from_store(other, ErrorCode::OrderCreateFailed)),
+    }
+}
+
+/// `GET /api/v1/orders/{id}`
+pub async fn get(State(state): State<AppState>, Path(id): Path<String>, signed: Signed) -> Result<Json<OrderResponse>, ApiError> {
+    let not_found = || ApiError::new(ErrorCode::OrderNotFound);
+    let id: OrderId = id.parse().map_err(|_| not_found())?;
+    let order = state
+        .store
+        .order(Some(signed.key.customer_id), &id)
+        .await
+        .map_err(|e| ApiError::from_store(e, ErrorCode::InternalError))?
+        .ok_or_else(not_found)?;
+    Ok(Json(OrderResponse { success: true, order: present::order(state.store.currency(), &order) }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    page: Option<String>,
+    limit: Option<String>,
+    status: Option<String>,
+}
+
+/// `GET /api/v1/orders?page=&limit=&status=`, newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    signed: Signed,
+) -> Result<Json<OrderListResponse>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::new(ErrorCode::InvalidPagination).with_detail("query", e.body_text()))?;
+    let page = PageRequest::parse(query.page.as_deref(), query.limit.as_deref(), query.status.as_deref())?;
+    let result = state
+        .store
+        .list_orders(OrderFilter::for_customer(signed.key.customer_id, page))
+        .await
+        .map_err(|e| ApiError::from_store(e, ErrorCode::InternalError))?;
+    let currency = state.store.currency();
+    Ok(Json(OrderListResponse {
+        success: true,
+        orders: result.orders.iter().map(|o| present::order(currency, o)).collect(),
+        page: page.page,
+        limit: page.limit,
+        total: result.total,
+    }))
+}

@@ -1,0 +1,85 @@
+//! Authentication of the BuyShazam dialect, as an extractor: a handler that takes [`Signed`]
+//! only runs for a request whose key, timestamp, signature, address and rate all pass, and gets
+//! the verified body bytes.
+//!
+//! Checks, in order: the three headers (`missing_auth_headers`), the timestamp's form
+//! (`invalid_timestamp`) and window (`timestamp_out_of_range`), the signature's form, the body
+//! size, the key (`invalid_api_key`), the signature (`invalid_signature`), the customer
+//! (`customer_not_found`), the address (`ip_not_allowed`) and the rate (`rate_limited`).
+
+use axum::body::{to_bytes, Bytes};
+use axum::extract::{FromRequest, Request};
+use kassa_core::ErrorCode;
+use kassa_store::{ApiKeyRecord, CustomerStatus};
+use kassa_wire::sign::buyshazam::{parse_signature, parse_timestamp, timestamp_in_window, SignedRequest};
+
+use super::client_ip::{allowed, client_ip};
+use super::{find_key, KeyFailure};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A request that passed every check of the dialect.
+pub struct Signed {
+    pub key: ApiKeyRecord,
+    pub body: Bytes,
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+impl FromRequest<AppState> for Signed {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let (parts, body) = request.into_parts();
+        let header = |name: &str| {
+            parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+        };
+        let (Some(api_key), Some(timestamp), Some(signature)) =
+            (header("x-api-key"), header("x-timestamp"), header("x-signature"))
+        else {
+            return Err(ApiError::new(ErrorCode::MissingAuthHeaders));
+        };
+
+        let ts = parse_timestamp(timestamp).map_err(|_| ApiError::new(ErrorCode::InvalidTimestamp))?;
+        if !timestamp_in_window(ts, unix_now()) {
+            return Err(ApiError::new(ErrorCode::TimestampOutOfRange));
+        }
+        let signature = parse_signature(signature).map_err(|_| {
+            ApiError::new(ErrorCode::InvalidSignature).with_detail("X-Signature", "must be 64 hex characters, optionally prefixed sha256=")
+        })?;
+        let body = to_bytes(body, state.config.v1_body_limit).await.map_err(|_| {
+            ApiError::new(ErrorCode::PayloadTooLarge)
+                .with_message(format!("The request body is larger than {} bytes.", state.config.v1_body_limit))
+        })?;
+
+        let key = find_key(state, api_key).await.map_err(|failure| match failure {
+            KeyFailure::Invalid => ApiError::new(ErrorCode::InvalidApiKey),
+            KeyFailure::Store(e) => ApiError::from_store(e, ErrorCode::AuthError),
+            KeyFailure::Secret(e) => ApiError::internal(ErrorCode::AuthError, format!("API secret of a key does not open: {e}")),
+        })?;
+
+        let signed = SignedRequest {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query(),
+            timestamp,
+            body: &body,
+        };
+        if !signed.verify(&key.secret, &signature) {
+            return Err(ApiError::new(ErrorCode::InvalidSignature));
+        }
+        if key.record.customer_status != Some(CustomerStatus::Active) {
+            return Err(ApiError::new(ErrorCode::CustomerNotFound));
+        }
+        if !allowed(client_ip(&parts, &state.config.trusted_proxies), &key.record.key.allowed_ips) {
+            return Err(ApiError::new(ErrorCode::IpNotAllowed));
+        }
+        if let Err(wait) = state.limiter.check(key.record.key.id, key.record.key.rate_limit_per_minute) {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            return Err(ApiError::new(ErrorCode::RateLimited).retry_after(seconds));
+        }
+        Ok(Signed { key: key.record.key, body })
+    }
+}

@@ -1,0 +1,38 @@
+//! The server's own settings (the binary resolves them from flags, environment and file).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+/// Largest body of a `/api/v1` request.
+pub const DEFAULT_V1_BODY_LIMIT: usize = 64 * 1024;
+/// Largest body of a profile request other than `profile/verify`.
+pub const DEFAULT_PROFILE_BODY_LIMIT: usize = 64 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Peers allowed to set `X-Forwarded-For`; from anyone else the header is ignored.
+    pub trusted_proxies: Vec<IpNet>,
+    pub v1_body_limit: usize,
+    pub profile_body_limit: usize,
+    /// A request that takes longer is answered 503 and its work abandoned (never half-written:
+    /// every write is one transaction).
+    pub request_timeout: Duration,
+    /// Allowed distance of `BB-ACCESS-TIMESTAMP` from the server clock.
+    pub profile_timestamp_window: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            trusted_proxies: Vec::new(),
+            v1_body_limit: DEFAULT_V1_BODY_LIMIT,
+            profile_body_limit: DEFAULT_PROFILE_BODY_LIMIT,
+            request_timeout: Duration::from_secs(30),
+            profile_timestamp_window: Duration::from_secs(30),
+        }
+    }
+}

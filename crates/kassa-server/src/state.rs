@@ -1,0 +1,35 @@
+//! What every handler can reach.
+
+use std::sync::Arc;
+
+use kassa_core::crypto::Vault;
+use kassa_store::Store;
+
+use crate::config::ServerConfig;
+use crate::inflight::InFlight;
+use crate::ratelimit::RateLimiter;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub store: Arc<dyn Store>,
+    pub vault: Vault,
+    pub limiter: RateLimiter,
+    pub inflight: InFlight,
+    pub config: ServerConfig,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, vault: Vault, config: ServerConfig) -> Self {
+        Self(Arc::new(Inner { store, vault, limiter: RateLimiter::new(), inflight: InFlight::default(), config }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}

@@ -1,0 +1,329 @@
+//! The records the stores read and write. Plain data; the rules live in `kassa-core`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use ipnet::IpNet;
+use kassa_core::catalog::{ServiceKind, ServiceTerms};
+use kassa_core::validation::{OrderRequest, PageRequest};
+use kassa_core::{CustomerId, Minor, OrderId, OrderStatus, Price};
+
+/// Milliseconds since the Unix epoch, UTC. Both stores keep times this way.
+pub type Millis = i64;
+
+pub fn now_millis() -> Millis {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),* }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),* }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                match text {
+                    $($text => Ok($name::$variant),)*
+                    other => Err(format!(
+                        "{other:?} is not one of: {}",
+                        [$($text),*].join(", ")
+                    )),
+                }
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// Whether a customer may use the API. A disabled customer's keys answer `customer_not_found`.
+    CustomerStatus { Active = "active", Disabled = "disabled" }
+);
+
+text_enum!(
+    /// An API key's state. Only `active` keys authenticate; `revoked` is final.
+    KeyStatus { Active = "active", Disabled = "disabled", Revoked = "revoked" }
+);
+
+text_enum!(
+    /// What moved money in a wallet.
+    LedgerKind { Topup = "topup", Adjustment = "adjustment", OrderCharge = "order_charge", OrderRefund = "order_refund" }
+);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Customer {
+    pub id: CustomerId,
+    /// Public short id, `user_id` in `profile/me`.
+    pub user_id: String,
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub username: Option<String>,
+    pub phone: Option<String>,
+    pub language: Option<String>,
+    pub country: Option<String>,
+    pub city: Option<String>,
+    pub address: Option<String>,
+    pub bio: Option<String>,
+    pub verified: bool,
+    pub moderator: Option<String>,
+    pub chat_status: Option<String>,
+    pub status: CustomerStatus,
+    pub created_at: Millis,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewCustomer {
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wallet {
+    pub customer_id: CustomerId,
+    pub balance: Minor,
+}
+
+/// A balance change an operator asks for. Credits always apply; a negative adjustment applies
+/// only if the balance covers it.
+#[derive(Debug, Clone)]
+pub struct NewLedgerEntry {
+    pub customer_id: CustomerId,
+    pub kind: LedgerKind,
+    /// Signed: positive adds to the wallet.
+    pub amount: Minor,
+    /// Unique across the ledger; the same reference twice is refused, so a retried top-up
+    /// cannot credit twice.
+    pub reference: String,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    pub id: i64,
+    pub customer_id: CustomerId,
+    pub kind: LedgerKind,
+    pub amount: Minor,
+    pub balance_after: Minor,
+    pub reference: String,
+    pub order_id: Option<String>,
+    pub note: Option<String>,
+    pub created_at: Millis,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub customer_id: CustomerId,
+    pub api_key: String,
+    /// The secret sealed by the server's vault; the store never sees it in clear.
+    pub secret_sealed: Vec<u8>,
+    pub allowed_ips: Vec<IpNet>,
+    pub allowed_services: Vec<i64>,
+    pub rate_limit_per_minute: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    pub id: i64,
+    pub api_key: String,
+    pub customer_id: CustomerId,
+    pub status: KeyStatus,
+    /// Empty means any address.
+    pub allowed_ips: Vec<IpNet>,
+    /// Empty means every service.
+    pub allowed_services: Vec<i64>,
+    pub rate_limit_per_minute: u32,
+    pub created_at: Millis,
+}
+
+/// Everything authentication needs, in one read.
+#[derive(Debug, Clone)]
+pub struct AuthRecord {
+    pub key: ApiKeyRecord,
+    pub secret_sealed: Vec<u8>,
+    /// `None` when the customer row is gone; `Some(Disabled)` when the operator disabled it.
+    pub customer_status: Option<CustomerStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceRecord {
+    pub id: i64,
+    pub name: String,
+    pub category: String,
+    pub kind: ServiceKind,
+    pub price_per_1000: Price,
+    pub min: u64,
+    pub max: u64,
+    pub active: bool,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl ServiceRecord {
+    pub fn terms(&self) -> ServiceTerms {
+        ServiceTerms {
+            id: self.id,
+            active: self.active,
+            kind: self.kind,
+            price_per_1000: self.price_per_1000,
+            min: self.min,
+            max: self.max,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewService {
+    pub name: String,
+    pub category: String,
+    pub kind: ServiceKind,
+    pub price_per_1000: Price,
+    pub min: u64,
+    pub max: u64,
+}
+
+/// A change to a service; `None` leaves the field as it is. Orders already placed keep their
+/// own price and name.
+#[derive(Debug, Clone, Default)]
+pub struct ServicePatch {
+    pub name: Option<String>,
+    pub category: Option<String>,
+    pub kind: Option<ServiceKind>,
+    pub price_per_1000: Option<Price>,
+    pub min: Option<u64>,
+    pub max: Option<u64>,
+    pub active: Option<bool>,
+}
+
+/// An order to write, already validated against everything that needs no database.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    pub customer_id: CustomerId,
+    pub idempotency_key: String,
+    pub request: OrderRequest,
+    /// The key's allow-list; empty means every service.
+    pub allowed_services: Vec<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRecord {
+    /// The per-store sequential number (`woo_order_number`).
+    pub seq: i64,
+    pub id: OrderId,
+    pub customer_id: CustomerId,
+    pub service_id: i64,
+    pub service_name: String,
+    pub quantity: u64,
+    pub link: String,
+    pub custom_comments: Option<String>,
+    pub client_order_ref: Option<String>,
+    pub idempotency_key: String,
+    /// The price in force when the order was placed.
+    pub price_per_1000: Price,
+    pub charge: Minor,
+    pub refunded: Minor,
+    pub status: OrderStatus,
+    pub smm_status: Option<String>,
+    pub remains: Option<u64>,
+    pub start_count: Option<u64>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// The status every order is created with; a replayed creation answer shows this status.
+pub const INITIAL_ORDER_STATUS: OrderStatus = OrderStatus::Pending;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderPlaced {
+    Created(OrderRecord),
+    /// The idempotency key was used before with the same request: the original order.
+    Replayed(OrderRecord),
+}
+
+impl OrderPlaced {
+    pub fn order(&self) -> &OrderRecord {
+        match self {
+            OrderPlaced::Created(o) | OrderPlaced::Replayed(o) => o,
+        }
+    }
+}
+
+/// A status change from an operator or a provider sync.
+#[derive(Debug, Clone, Default)]
+pub struct StatusChange {
+    /// `None` keeps the status and only updates the upstream fields.
+    pub status: Option<OrderStatus>,
+    pub smm_status: Option<String>,
+    /// Required for `partial`: undelivered units, which decide the refund.
+    pub remains: Option<u64>,
+    pub start_count: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub customer_id: Option<CustomerId>,
+    pub status: Option<OrderStatus>,
+    pub page: u32,
+    pub limit: u32,
+}
+
+impl OrderFilter {
+    pub fn for_customer(customer_id: CustomerId, page: PageRequest) -> Self {
+        Self { customer_id: Some(customer_id), status: page.status, page: page.page, limit: page.limit }
+    }
+
+    pub fn offset(&self) -> u64 {
+        (self.page.max(1) as u64 - 1) * self.limit as u64
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OrderPage {
+    pub orders: Vec<OrderRecord>,
+    pub total: u64,
+}
+
+/// The result of checking the books: every way money could have been lost or invented.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BooksReport {
+    pub wallets: u64,
+    pub orders: u64,
+    pub ledger_entries: u64,
+    /// Wallets whose balance differs from the sum of their ledger.
+    pub balance_mismatches: Vec<i64>,
+    /// Orders without exactly one charge entry of `-charge`.
+    pub orders_without_one_charge: Vec<String>,
+    /// Charge entries that point at no order.
+    pub charges_without_order: Vec<String>,
+    /// Orders whose refund entries do not sum to `refunded`, or exceed the charge.
+    pub refund_mismatches: Vec<String>,
+    pub negative_balances: Vec<i64>,
+}
+
+impl BooksReport {
+    pub fn is_balanced(&self) -> bool {
+        self.balance_mismatches.is_empty()
+            && self.orders_without_one_charge.is_empty()
+            && self.charges_without_order.is_empty()
+            && self.refund_mismatches.is_empty()
+            && self.negative_balances.is_empty()
+    }
+}

@@ -1,0 +1,375 @@
+//! The embedded store: one SQLite file in WAL mode.
+//!
+//! * Writes go through one writer thread with group commit ([`writer`]), so there is exactly
+//!   one writer per process and `BEGIN IMMEDIATE` serializes it with other processes (the admin
+//!   CLI) through SQLite's own lock.
+//! * Reads use a small pool of read-only connections and run inline: a point read on an indexed
+//!   WAL database takes microseconds, less than handing it to another thread would.
+//! * `synchronous=FULL`: a commit returns only after the WAL is on disk, so an acknowledged order
+//!   survives power loss.
+
+mod rows;
+mod sql;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use kassa_core::{Currency, CustomerId, OrderId};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+
+use crate::migrate::{compare, Migration, SchemaState};
+use crate::model::*;
+use crate::{Store, StoreError, StoreKind, StoreResult};
+
+pub use writer::WriterStats;
+
+const MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "init", sql: include_str!("../../migrations/sqlite/0001_init.sql") }];
+
+/// How to open the SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    pub path: PathBuf,
+    /// The wallet currency for a new database; for an existing one it must match (or be `None`).
+    pub currency: Option<Currency>,
+    /// Create the file and apply pending migrations on open (the embedded default does).
+    pub migrate: bool,
+    /// How long a statement waits for another process's lock before `database_unavailable`.
+    pub busy_timeout: Duration,
+    /// Most jobs sharing one commit.
+    pub max_batch: usize,
+    /// Most writes waiting for the writer.
+    pub queue_len: usize,
+}
+
+impl SqliteOptions {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            currency: None,
+            migrate: true,
+            busy_timeout: Duration::from_secs(5),
+            max_batch: 256,
+            queue_len: 4096,
+        }
+    }
+}
+
+pub struct SqliteStore {
+    path: PathBuf,
+    currency: Currency,
+    writer: writer::Writer,
+    readers: Arc<Readers>,
+}
+
+/// Maps SQLite errors to what the caller should do: "unavailable" for anything about the file,
+/// the disk or a lock; "internal" for the rest (a bug or a corrupted row).
+pub(crate) fn map_err(error: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode::*;
+    match &error {
+        rusqlite::Error::SqliteFailure(failure, _) => match failure.code {
+            DatabaseBusy | DatabaseLocked | DiskFull | SystemIoFailure | CannotOpen | ReadOnly | OutOfMemory
+            | DatabaseCorrupt | NotADatabase | FileLockingProtocolFailed | PermissionDenied => {
+                StoreError::Unavailable(error.to_string())
+            }
+            ConstraintViolation => StoreError::Conflict(error.to_string()),
+            _ => StoreError::Internal(error.to_string()),
+        },
+        _ => StoreError::Internal(error.to_string()),
+    }
+}
+
+fn configure(conn: &Connection, busy_timeout: Duration) -> rusqlite::Result<()> {
+    conn.busy_timeout(busy_timeout)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+struct Readers {
+    path: PathBuf,
+    busy_timeout: Duration,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    const KEEP_IDLE: usize = 16;
+
+    fn open(&self) -> StoreResult<Connection> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(&self.path, flags).map_err(map_err)?;
+        conn.busy_timeout(self.busy_timeout).map_err(map_err)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(conn)
+    }
+
+    /// Runs a read on a pooled connection.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let conn = match self.idle.lock().expect("reader pool lock").pop() {
+            Some(conn) => conn,
+            None => self.open()?,
+        };
+        let result = f(&conn);
+        let mut idle = self.idle.lock().expect("reader pool lock");
+        if idle.len() < Self::KEEP_IDLE {
+            idle.push(conn);
+        }
+        result
+    }
+}
+
+impl SqliteStore {
+    pub async fn open(options: SqliteOptions) -> StoreResult<Self> {
+        let opts = options.clone();
+        tokio::task::spawn_blocking(move || Self::open_blocking(opts))
+            .await
+            .map_err(|e| StoreError::Internal(format!("opening SQLite: {e}")))?
+    }
+
+    fn open_blocking(options: SqliteOptions) -> StoreResult<Self> {
+        let path = options.path.clone();
+        if !options.migrate && !path.exists() {
+            return Err(StoreError::Schema(format!(
+                "{} does not exist; run `kassa migrate` or `kassa serve` to create it",
+                path.display()
+            )));
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Unavailable(format!("creating {}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(&path).map_err(map_err)?;
+        configure(&conn, options.busy_timeout).map_err(map_err)?;
+        let applied = applied_migrations(&conn)?;
+        match compare(&applied, MIGRATIONS)? {
+            SchemaState::Current => {}
+            SchemaState::Behind { pending } if options.migrate => apply_migrations(&conn, &pending)?,
+            SchemaState::Behind { pending } => {
+                return Err(StoreError::Schema(format!(
+                    "{} lacks schema migrations {pending:?}; run `kassa migrate`",
+                    path.display()
+                )))
+            }
+        }
+        let currency = settle_currency(&conn, options.currency.as_ref())?;
+        let readers = Arc::new(Readers { path: path.clone(), busy_timeout: options.busy_timeout, idle: Mutex::new(Vec::new()) });
+        let writer = writer::Writer::start(conn, options.max_batch, options.queue_len);
+        Ok(Self { path, currency, writer, readers })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn writer_stats(&self) -> &WriterStats {
+        &self.writer.stats
+    }
+
+    /// Applies pending migrations to the file at `path` and reports which ran.
+    pub fn migrate(path: &Path, busy_timeout: Duration) -> StoreResult<Vec<i64>> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Unavailable(format!("creating {}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(path).map_err(map_err)?;
+        configure(&conn, busy_timeout).map_err(map_err)?;
+        match compare(&applied_migrations(&conn)?, MIGRATIONS)? {
+            SchemaState::Current => Ok(Vec::new()),
+            SchemaState::Behind { pending } => {
+                apply_migrations(&conn, &pending)?;
+                Ok(pending)
+            }
+        }
+    }
+
+    async fn write<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.writer.write(work).await
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        self.readers.read(f)
+    }
+
+    /// Reads that may scan (lists, audits) run on the blocking pool, not on the request thread.
+    async fn read_blocking<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || readers.read(f))
+            .await
+            .map_err(|e| StoreError::Internal(format!("read task failed: {e}")))?
+    }
+}
+
+fn applied_migrations(conn: &Connection) -> StoreResult<Vec<i64>> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS kassa_schema (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+    )
+    .map_err(map_err)?;
+    let mut stmt = conn.prepare("SELECT version FROM kassa_schema ORDER BY version").map_err(map_err)?;
+    let versions = stmt.query_map([], |r| r.get(0)).map_err(map_err)?.collect::<Result<Vec<i64>, _>>().map_err(map_err)?;
+    Ok(versions)
+}
+
+fn apply_migrations(conn: &Connection, pending: &[i64]) -> StoreResult<()> {
+    for migration in MIGRATIONS.iter().filter(|m| pending.contains(&m.version)) {
+        let sql = format!(
+            "BEGIN IMMEDIATE; {} ; INSERT INTO kassa_schema (version, name, applied_at) VALUES ({}, '{}', {}); COMMIT;",
+            migration.sql,
+            migration.version,
+            migration.name,
+            now_millis()
+        );
+        if let Err(e) = conn.execute_batch(&sql) {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(StoreError::Schema(format!("migration {} ({}) failed: {e}", migration.version, migration.name)));
+        }
+        tracing::info!(version = migration.version, name = migration.name, "applied SQLite migration");
+    }
+    Ok(())
+}
+
+/// The currency is written once, when the database is new, and checked on every later open:
+/// changing the decimals under existing balances would silently rescale every wallet.
+fn settle_currency(conn: &Connection, configured: Option<&Currency>) -> StoreResult<Currency> {
+    let read = |key: &str| -> StoreResult<Option<String>> {
+        conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional().map_err(map_err)
+    };
+    match (read("currency")?, read("currency_decimals")?) {
+        (Some(code), Some(decimals)) => {
+            let decimals: u8 = decimals.parse().map_err(|_| StoreError::Internal("bad currency_decimals setting".into()))?;
+            let stored = Currency::new(&code, decimals).map_err(|e| StoreError::Internal(e.to_string()))?;
+            if let Some(configured) = configured {
+                if configured != &stored {
+                    return Err(StoreError::Schema(format!(
+                        "the database keeps money in {} with {} decimals but the configuration asks for {} with {}; \
+                         the currency cannot change once wallets exist",
+                        stored.code(),
+                        stored.decimals(),
+                        configured.code(),
+                        configured.decimals()
+                    )));
+                }
+            }
+            Ok(stored)
+        }
+        _ => {
+            let currency = configured.cloned().unwrap_or_else(Currency::usd);
+            conn.execute(
+                "INSERT OR REPLACE INTO settings (key, value) VALUES ('currency', ?1), ('currency_decimals', ?2)",
+                rusqlite::params![currency.code(), currency.decimals().to_string()],
+            )
+            .map_err(map_err)?;
+            Ok(currency)
+        }
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn kind(&self) -> StoreKind {
+        StoreKind::Sqlite
+    }
+
+    fn describe(&self) -> String {
+        format!("sqlite:{}", self.path.display())
+    }
+
+    fn currency(&self) -> &Currency {
+        &self.currency
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(map_err))
+    }
+
+    async fn create_customer(&self, new: NewCustomer) -> StoreResult<Customer> {
+        self.write(move |c| sql::create_customer(c, &new, now_millis())).await
+    }
+
+    async fn customer(&self, id: CustomerId) -> StoreResult<Option<Customer>> {
+        self.read(|c| sql::customer(c, id))
+    }
+
+    async fn list_customers(&self) -> StoreResult<Vec<Customer>> {
+        self.read_blocking(sql::list_customers).await
+    }
+
+    async fn set_customer_status(&self, id: CustomerId, status: CustomerStatus) -> StoreResult<Customer> {
+        self.write(move |c| sql::set_customer_status(c, id, status, now_millis())).await
+    }
+
+    async fn wallet(&self, id: CustomerId) -> StoreResult<Wallet> {
+        self.read(|c| sql::wallet(c, id))
+    }
+
+    async fn post_ledger_entry(&self, entry: NewLedgerEntry) -> StoreResult<LedgerEntry> {
+        self.write(move |c| sql::post_ledger_entry(c, &entry, now_millis())).await
+    }
+
+    async fn ledger(&self, id: CustomerId, limit: u32) -> StoreResult<Vec<LedgerEntry>> {
+        self.read_blocking(move |c| sql::ledger(c, id, limit)).await
+    }
+
+    async fn audit_books(&self) -> StoreResult<BooksReport> {
+        self.read_blocking(sql::audit_books).await
+    }
+
+    async fn create_api_key(&self, new: NewApiKey) -> StoreResult<ApiKeyRecord> {
+        self.write(move |c| sql::create_api_key(c, &new, now_millis())).await
+    }
+
+    async fn auth_record(&self, api_key: &str) -> StoreResult<Option<AuthRecord>> {
+        self.read(|c| sql::auth_record(c, api_key))
+    }
+
+    async fn set_api_key_status(&self, api_key: &str, status: KeyStatus) -> StoreResult<ApiKeyRecord> {
+        let api_key = api_key.to_string();
+        self.write(move |c| sql::set_api_key_status(c, &api_key, status, now_millis())).await
+    }
+
+    async fn list_api_keys(&self, customer: Option<CustomerId>) -> StoreResult<Vec<ApiKeyRecord>> {
+        self.read_blocking(move |c| sql::list_api_keys(c, customer)).await
+    }
+
+    async fn create_service(&self, new: NewService) -> StoreResult<ServiceRecord> {
+        self.write(move |c| sql::create_service(c, &new, now_millis())).await
+    }
+
+    async fn update_service(&self, id: i64, patch: ServicePatch) -> StoreResult<ServiceRecord> {
+        self.write(move |c| sql::update_service(c, id, &patch, now_millis())).await
+    }
+
+    async fn services(&self, active_only: bool) -> StoreResult<Vec<ServiceRecord>> {
+        self.read(|c| sql::services(c, active_only))
+    }
+
+    async fn create_order(&self, new: NewOrder) -> StoreResult<OrderPlaced> {
+        let currency = self.currency.clone();
+        self.write(move |c| sql::create_order(c, &currency, &new, now_millis())).await
+    }
+
+    async fn order(&self, customer: Option<CustomerId>, id: &OrderId) -> StoreResult<Option<OrderRecord>> {
+        self.read(|c| sql::order(c, customer, id))
+    }
+
+    async fn list_orders(&self, filter: OrderFilter) -> StoreResult<OrderPage> {
+        self.read_blocking(move |c| sql::list_orders(c, &filter)).await
+    }
+
+    async fn change_order(&self, id: &OrderId, change: StatusChange) -> StoreResult<OrderRecord> {
+        let id = id.clone();
+        self.write(move |c| sql::change_order(c, &id, &change, now_millis())).await
+    }
+}

@@ -1,0 +1,148 @@
+//! Column lists and row mappers, one per record, so every query reads a record the same way.
+
+use std::str::FromStr;
+
+use kassa_core::{CustomerId, Minor, OrderId, OrderStatus, Price};
+use rusqlite::types::Type;
+use rusqlite::Row;
+
+use crate::model::*;
+
+/// A parse failure of a stored value, reported like a column type error.
+fn bad(index: usize, what: impl std::fmt::Display) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(index, Type::Text, what.to_string().into())
+}
+
+fn parse<T: FromStr>(row: &Row, index: usize) -> rusqlite::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    let text: String = row.get(index)?;
+    text.parse().map_err(|e| bad(index, e))
+}
+
+fn u64_col(row: &Row, index: usize) -> rusqlite::Result<u64> {
+    let v: i64 = row.get(index)?;
+    u64::try_from(v).map_err(|e| bad(index, e))
+}
+
+fn opt_u64_col(row: &Row, index: usize) -> rusqlite::Result<Option<u64>> {
+    let v: Option<i64> = row.get(index)?;
+    v.map(|v| u64::try_from(v).map_err(|e| bad(index, e))).transpose()
+}
+
+pub const CUSTOMER_COLUMNS: &str = "id, user_id, email, first_name, last_name, username, phone, language, country, \
+     city, address, bio, verified, moderator, chat_status, status, created_at";
+
+pub fn customer(row: &Row) -> rusqlite::Result<Customer> {
+    Ok(Customer {
+        id: CustomerId(row.get(0)?),
+        user_id: row.get(1)?,
+        email: row.get(2)?,
+        first_name: row.get(3)?,
+        last_name: row.get(4)?,
+        username: row.get(5)?,
+        phone: row.get(6)?,
+        language: row.get(7)?,
+        country: row.get(8)?,
+        city: row.get(9)?,
+        address: row.get(10)?,
+        bio: row.get(11)?,
+        verified: row.get::<_, i64>(12)? == 1,
+        moderator: row.get(13)?,
+        chat_status: row.get(14)?,
+        status: parse(row, 15)?,
+        created_at: row.get(16)?,
+    })
+}
+
+pub const LEDGER_COLUMNS: &str = "id, customer_id, kind, amount, balance_after, reference, order_id, note, created_at";
+
+pub fn ledger_entry(row: &Row) -> rusqlite::Result<LedgerEntry> {
+    Ok(LedgerEntry {
+        id: row.get(0)?,
+        customer_id: CustomerId(row.get(1)?),
+        kind: parse(row, 2)?,
+        amount: Minor(row.get(3)?),
+        balance_after: Minor(row.get(4)?),
+        reference: row.get(5)?,
+        order_id: row.get(6)?,
+        note: row.get(7)?,
+        created_at: row.get(8)?,
+    })
+}
+
+pub const KEY_COLUMNS: &str =
+    "k.id, k.api_key, k.customer_id, k.status, k.allowed_ips, k.allowed_services, k.rate_limit_per_minute, k.created_at";
+
+/// Splits a comma-separated list column.
+fn list<T: FromStr>(row: &Row, index: usize) -> rusqlite::Result<Vec<T>>
+where
+    T::Err: std::fmt::Display,
+{
+    let text: String = row.get(index)?;
+    text.split(',').filter(|s| !s.is_empty()).map(|s| s.parse().map_err(|e| bad(index, e))).collect()
+}
+
+pub fn join_list<T: std::fmt::Display>(items: &[T]) -> String {
+    items.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+}
+
+pub fn api_key(row: &Row) -> rusqlite::Result<ApiKeyRecord> {
+    Ok(ApiKeyRecord {
+        id: row.get(0)?,
+        api_key: row.get(1)?,
+        customer_id: CustomerId(row.get(2)?),
+        status: parse(row, 3)?,
+        allowed_ips: list(row, 4)?,
+        allowed_services: list(row, 5)?,
+        rate_limit_per_minute: row.get(6)?,
+        created_at: row.get(7)?,
+    })
+}
+
+pub const SERVICE_COLUMNS: &str =
+    "id, name, category, kind, price_per_1000, min_quantity, max_quantity, active, created_at, updated_at";
+
+pub fn service(row: &Row) -> rusqlite::Result<ServiceRecord> {
+    Ok(ServiceRecord {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        category: row.get(2)?,
+        kind: parse(row, 3)?,
+        price_per_1000: parse::<Price>(row, 4)?,
+        min: u64_col(row, 5)?,
+        max: u64_col(row, 6)?,
+        active: row.get::<_, i64>(7)? == 1,
+        created_at: row.get(8)?,
+        updated_at: row.get(9)?,
+    })
+}
+
+pub const ORDER_COLUMNS: &str = "seq, id, customer_id, service_id, service_name, quantity, link, custom_comments, \
+     client_order_ref, idempotency_key, price_per_1000, charge, refunded, status, smm_status, remains, start_count, \
+     created_at, updated_at";
+
+pub fn order(row: &Row) -> rusqlite::Result<OrderRecord> {
+    Ok(OrderRecord {
+        seq: row.get(0)?,
+        id: parse::<OrderId>(row, 1)?,
+        customer_id: CustomerId(row.get(2)?),
+        service_id: row.get(3)?,
+        service_name: row.get(4)?,
+        quantity: u64_col(row, 5)?,
+        link: row.get(6)?,
+        custom_comments: row.get(7)?,
+        client_order_ref: row.get(8)?,
+        idempotency_key: row.get(9)?,
+        price_per_1000: parse::<Price>(row, 10)?,
+        charge: Minor(row.get(11)?),
+        refunded: Minor(row.get(12)?),
+        status: parse::<OrderStatus>(row, 13)?,
+        smm_status: row.get(14)?,
+        remains: opt_u64_col(row, 15)?,
+        start_count: opt_u64_col(row, 16)?,
+        created_at: row.get(17)?,
+        updated_at: row.get(18)?,
+    })
+}

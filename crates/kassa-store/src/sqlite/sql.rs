@@ -1,0 +1,578 @@
+//! Every statement of the SQLite store. Write functions run inside the writer's transaction (one
+//! savepoint each); read functions run on a pooled read connection.
+
+use kassa_core::catalog::OrderRefusal;
+use kassa_core::ids::{generate_user_id, OrderId};
+use kassa_core::money::partial_refund;
+use kassa_core::order::RefundRule;
+use kassa_core::{Currency, CustomerId, Minor};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::map_err;
+use super::rows::{self, *};
+use crate::model::*;
+use crate::{StoreError, StoreResult};
+
+/// How many times a random id is redrawn after a collision before giving up.
+const ID_ATTEMPTS: usize = 5;
+
+fn is_unique_violation(error: &rusqlite::Error, index_or_column: &str) -> bool {
+    matches!(error, rusqlite::Error::SqliteFailure(f, Some(msg))
+        if f.code == rusqlite::ErrorCode::ConstraintViolation && msg.contains(index_or_column))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Customers
+
+pub fn create_customer(conn: &Connection, new: &NewCustomer, now: Millis) -> StoreResult<Customer> {
+    for _ in 0..ID_ATTEMPTS {
+        let inserted = conn.execute(
+            "INSERT INTO customers (user_id, email, first_name, last_name, phone, chat_status, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, '1', ?6, ?6)",
+            params![generate_user_id(), new.email, new.first_name, new.last_name, new.phone, now],
+        );
+        match inserted {
+            Ok(_) => {
+                let id = CustomerId(conn.last_insert_rowid());
+                conn.execute("INSERT INTO wallets (customer_id, balance, updated_at) VALUES (?1, 0, ?2)", params![id.0, now])
+                    .map_err(map_err)?;
+                return customer(conn, id)?.ok_or_else(|| StoreError::Internal("customer vanished".into()));
+            }
+            Err(e) if is_unique_violation(&e, "customers.user_id") => continue,
+            Err(e) if is_unique_violation(&e, "email") => {
+                return Err(StoreError::Conflict(format!("a customer with email {} already exists", new.email)))
+            }
+            Err(e) => return Err(map_err(e)),
+        }
+    }
+    Err(StoreError::Internal("could not draw a unique user_id".into()))
+}
+
+pub fn customer(conn: &Connection, id: CustomerId) -> StoreResult<Option<Customer>> {
+    conn.prepare_cached(&format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = ?1"))
+        .and_then(|mut s| s.query_row([id.0], rows::customer).optional())
+        .map_err(map_err)
+}
+
+pub fn list_customers(conn: &Connection) -> StoreResult<Vec<Customer>> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {CUSTOMER_COLUMNS} FROM customers ORDER BY id")).map_err(map_err)?;
+    let rows = stmt.query_map([], rows::customer).map_err(map_err)?;
+    rows.collect::<Result<_, _>>().map_err(map_err)
+}
+
+pub fn set_customer_status(conn: &Connection, id: CustomerId, status: CustomerStatus, now: Millis) -> StoreResult<Customer> {
+    let changed = conn
+        .execute("UPDATE customers SET status = ?1, updated_at = ?2 WHERE id = ?3", params![status.as_str(), now, id.0])
+        .map_err(map_err)?;
+    if changed == 0 {
+        return Err(StoreError::NotFound(format!("customer {id}")));
+    }
+    customer(conn, id)?.ok_or_else(|| StoreError::NotFound(format!("customer {id}")))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wallets and the ledger
+
+pub fn wallet(conn: &Connection, id: CustomerId) -> StoreResult<Wallet> {
+    conn.prepare_cached("SELECT balance FROM wallets WHERE customer_id = ?1")
+        .and_then(|mut s| s.query_row([id.0], |r| r.get::<_, i64>(0)).optional())
+        .map_err(map_err)?
+        .map(|balance| Wallet { customer_id: id, balance: Minor(balance) })
+        .ok_or_else(|| StoreError::NotFound(format!("customer {id}")))
+}
+
+/// Adds `delta` to a wallet if the result stays at or above zero; returns the new balance, or
+/// `None` if the wallet does not cover a debit. The condition is in the `UPDATE` itself, so no
+/// interleaving of writers can take a balance below zero.
+fn move_balance(conn: &Connection, id: CustomerId, delta: Minor, now: Millis) -> StoreResult<Option<Minor>> {
+    conn.prepare_cached(
+        "UPDATE wallets SET balance = balance + ?1, updated_at = ?3
+         WHERE customer_id = ?2 AND balance + ?1 >= 0 RETURNING balance",
+    )
+    .and_then(|mut s| s.query_row(params![delta.0, id.0, now], |r| r.get::<_, i64>(0)).optional())
+    .map(|b| b.map(Minor))
+    .map_err(map_err)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert_ledger(
+    conn: &Connection,
+    id: CustomerId,
+    kind: LedgerKind,
+    amount: Minor,
+    balance_after: Minor,
+    reference: &str,
+    order_id: Option<&str>,
+    note: Option<&str>,
+    now: Millis,
+) -> StoreResult<i64> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO ledger_entries (customer_id, kind, amount, balance_after, reference, order_id, note, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .and_then(|mut s| s.execute(params![id.0, kind.as_str(), amount.0, balance_after.0, reference, order_id, note, now]));
+    match inserted {
+        Ok(_) => Ok(conn.last_insert_rowid()),
+        Err(e) if is_unique_violation(&e, "ledger_entries.reference") => {
+            Err(StoreError::Conflict(format!("ledger reference {reference:?} was already used")))
+        }
+        Err(e) => Err(map_err(e)),
+    }
+}
+
+pub fn post_ledger_entry(conn: &Connection, entry: &NewLedgerEntry, now: Millis) -> StoreResult<LedgerEntry> {
+    if entry.amount.0 == 0 {
+        return Err(StoreError::Invalid("a ledger entry must move money".into()));
+    }
+    if matches!(entry.kind, LedgerKind::OrderCharge | LedgerKind::OrderRefund) {
+        return Err(StoreError::Invalid("order charges and refunds are written by orders only".into()));
+    }
+    if entry.kind == LedgerKind::Topup && entry.amount.is_negative() {
+        return Err(StoreError::Invalid("a top-up must be positive; use an adjustment to take money out".into()));
+    }
+    let Some(balance_after) = move_balance(conn, entry.customer_id, entry.amount, now)? else {
+        let current = wallet(conn, entry.customer_id)?;
+        return Err(StoreError::Invalid(format!(
+            "the wallet holds {} minor units, less than the {} the adjustment takes",
+            current.balance.0, -entry.amount.0
+        )));
+    };
+    let id = insert_ledger(
+        conn,
+        entry.customer_id,
+        entry.kind,
+        entry.amount,
+        balance_after,
+        &entry.reference,
+        None,
+        entry.note.as_deref(),
+        now,
+    )?;
+    conn.query_row(&format!("SELECT {LEDGER_COLUMNS} FROM ledger_entries WHERE id = ?1"), [id], rows::ledger_entry)
+        .map_err(map_err)
+}
+
+pub fn ledger(conn: &Connection, id: CustomerId, limit: u32) -> StoreResult<Vec<LedgerEntry>> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {LEDGER_COLUMNS} FROM ledger_entries WHERE customer_id = ?1 ORDER BY id DESC LIMIT ?2"
+        ))
+        .map_err(map_err)?;
+    let rows = stmt.query_map(params![id.0, limit], rows::ledger_entry).map_err(map_err)?;
+    rows.collect::<Result<_, _>>().map_err(map_err)
+}
+
+/// Longest list of offenders an audit reports per check.
+const AUDIT_LIST_LIMIT: usize = 100;
+
+pub fn audit_books(conn: &Connection) -> StoreResult<BooksReport> {
+    // One read transaction, so every check sees the same snapshot.
+    conn.execute_batch("BEGIN").map_err(map_err)?;
+    let report = (|| {
+        let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(map_err);
+        let ids_i64 = |sql: &str| -> StoreResult<Vec<i64>> {
+            let mut stmt = conn.prepare(sql).map_err(map_err)?;
+            let rows = stmt.query_map([], |r| r.get(0)).map_err(map_err)?;
+            rows.take(AUDIT_LIST_LIMIT).collect::<Result<_, _>>().map_err(map_err)
+        };
+        let ids_text = |sql: &str| -> StoreResult<Vec<String>> {
+            let mut stmt = conn.prepare(sql).map_err(map_err)?;
+            let rows = stmt.query_map([], |r| r.get(0)).map_err(map_err)?;
+            rows.take(AUDIT_LIST_LIMIT).collect::<Result<_, _>>().map_err(map_err)
+        };
+        Ok(BooksReport {
+            wallets: count("SELECT COUNT(*) FROM wallets")?,
+            orders: count("SELECT COUNT(*) FROM orders")?,
+            ledger_entries: count("SELECT COUNT(*) FROM ledger_entries")?,
+            balance_mismatches: ids_i64(
+                "SELECT w.customer_id FROM wallets w
+                 LEFT JOIN (SELECT customer_id, SUM(amount) AS total FROM ledger_entries GROUP BY customer_id) l
+                   ON l.customer_id = w.customer_id
+                 WHERE w.balance <> COALESCE(l.total, 0) ORDER BY w.customer_id",
+            )?,
+            orders_without_one_charge: ids_text(
+                "SELECT o.id FROM orders o
+                 WHERE (SELECT COUNT(*) FROM ledger_entries e
+                        WHERE e.order_id = o.id AND e.kind = 'order_charge' AND e.amount = -o.charge
+                          AND e.customer_id = o.customer_id) <> 1
+                    OR (SELECT COUNT(*) FROM ledger_entries e WHERE e.order_id = o.id AND e.kind = 'order_charge') <> 1
+                 ORDER BY o.seq",
+            )?,
+            charges_without_order: ids_text(
+                "SELECT e.reference FROM ledger_entries e
+                 WHERE e.kind = 'order_charge' AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = e.order_id)
+                 ORDER BY e.id",
+            )?,
+            refund_mismatches: ids_text(
+                "SELECT o.id FROM orders o
+                 WHERE o.refunded <> COALESCE((SELECT SUM(e.amount) FROM ledger_entries e
+                                               WHERE e.order_id = o.id AND e.kind = 'order_refund'), 0)
+                    OR o.refunded > o.charge
+                 ORDER BY o.seq",
+            )?,
+            negative_balances: ids_i64("SELECT customer_id FROM wallets WHERE balance < 0")?,
+        })
+    })();
+    let _ = conn.execute_batch("COMMIT");
+    report
+}
+
+// ---------------------------------------------------------------------------------------------
+// API keys
+
+pub fn create_api_key(conn: &Connection, new: &NewApiKey, now: Millis) -> StoreResult<ApiKeyRecord> {
+    if customer(conn, new.customer_id)?.is_none() {
+        return Err(StoreError::NotFound(format!("customer {}", new.customer_id)));
+    }
+    let inserted = conn.execute(
+        "INSERT INTO api_keys (api_key, customer_id, secret_sealed, status, allowed_ips, allowed_services,
+                               rate_limit_per_minute, created_at, updated_at)
+         VALUES (?1, ?2, ?3, 'active', ?4, ?5, ?6, ?7, ?7)",
+        params![
+            new.api_key,
+            new.customer_id.0,
+            new.secret_sealed,
+            join_list(&new.allowed_ips),
+            join_list(&new.allowed_services),
+            new.rate_limit_per_minute,
+            now
+        ],
+    );
+    match inserted {
+        Ok(_) => api_key_by_value(conn, &new.api_key)?.ok_or_else(|| StoreError::Internal("key vanished".into())),
+        Err(e) if is_unique_violation(&e, "api_keys.api_key") => Err(StoreError::Conflict("API key already exists".into())),
+        Err(e) => Err(map_err(e)),
+    }
+}
+
+fn api_key_by_value(conn: &Connection, api_key: &str) -> StoreResult<Option<ApiKeyRecord>> {
+    conn.prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.api_key = ?1"))
+        .and_then(|mut s| s.query_row([api_key], rows::api_key).optional())
+        .map_err(map_err)
+}
+
+pub fn auth_record(conn: &Connection, api_key: &str) -> StoreResult<Option<AuthRecord>> {
+    conn.prepare_cached(&format!(
+        "SELECT {KEY_COLUMNS}, k.secret_sealed, c.status
+         FROM api_keys k LEFT JOIN customers c ON c.id = k.customer_id WHERE k.api_key = ?1"
+    ))
+    .and_then(|mut s| {
+        s.query_row([api_key], |row| {
+            let status: Option<String> = row.get(9)?;
+            Ok(AuthRecord {
+                key: rows::api_key(row)?,
+                secret_sealed: row.get(8)?,
+                customer_status: status.and_then(|s| s.parse().ok()),
+            })
+        })
+        .optional()
+    })
+    .map_err(map_err)
+}
+
+pub fn set_api_key_status(conn: &Connection, api_key: &str, status: KeyStatus, now: Millis) -> StoreResult<ApiKeyRecord> {
+    let current = api_key_by_value(conn, api_key)?.ok_or_else(|| StoreError::NotFound(format!("API key {api_key}")))?;
+    if current.status == KeyStatus::Revoked && status != KeyStatus::Revoked {
+        return Err(StoreError::Invalid("a revoked key stays revoked; create a new key".into()));
+    }
+    conn.execute("UPDATE api_keys SET status = ?1, updated_at = ?2 WHERE api_key = ?3", params![status.as_str(), now, api_key])
+        .map_err(map_err)?;
+    api_key_by_value(conn, api_key)?.ok_or_else(|| StoreError::NotFound(format!("API key {api_key}")))
+}
+
+pub fn list_api_keys(conn: &Connection, customer: Option<CustomerId>) -> StoreResult<Vec<ApiKeyRecord>> {
+    let mut stmt = conn
+        .prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE ?1 IS NULL OR k.customer_id = ?1 ORDER BY k.id"))
+        .map_err(map_err)?;
+    let rows = stmt.query_map([customer.map(|c| c.0)], rows::api_key).map_err(map_err)?;
+    rows.collect::<Result<_, _>>().map_err(map_err)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Services
+
+fn check_bounds(min: u64, max: u64) -> StoreResult<()> {
+    if min == 0 || max < min || max > kassa_core::validation::MAX_QUANTITY {
+        return Err(StoreError::Invalid(format!("need 1 <= min <= max <= {}, got min {min} max {max}", kassa_core::validation::MAX_QUANTITY)));
+    }
+    Ok(())
+}
+
+pub fn create_service(conn: &Connection, new: &NewService, now: Millis) -> StoreResult<ServiceRecord> {
+    check_bounds(new.min, new.max)?;
+    conn.execute(
+        "INSERT INTO services (name, category, kind, price_per_1000, min_quantity, max_quantity, active, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7)",
+        params![new.name, new.category, new.kind.as_str(), new.price_per_1000.to_string(), new.min as i64, new.max as i64, now],
+    )
+    .map_err(map_err)?;
+    service(conn, conn.last_insert_rowid())?.ok_or_else(|| StoreError::Internal("service vanished".into()))
+}
+
+fn service(conn: &Connection, id: i64) -> StoreResult<Option<ServiceRecord>> {
+    conn.prepare_cached(&format!("SELECT {SERVICE_COLUMNS} FROM services WHERE id = ?1"))
+        .and_then(|mut s| s.query_row([id], rows::service).optional())
+        .map_err(map_err)
+}
+
+pub fn update_service(conn: &Connection, id: i64, patch: &ServicePatch, now: Millis) -> StoreResult<ServiceRecord> {
+    let current = service(conn, id)?.ok_or_else(|| StoreError::NotFound(format!("service {id}")))?;
+    let min = patch.min.unwrap_or(current.min);
+    let max = patch.max.unwrap_or(current.max);
+    check_bounds(min, max)?;
+    conn.execute(
+        "UPDATE services SET name = ?1, category = ?2, kind = ?3, price_per_1000 = ?4, min_quantity = ?5,
+                             max_quantity = ?6, active = ?7, updated_at = ?8
+         WHERE id = ?9",
+        params![
+            patch.name.as_ref().unwrap_or(&current.name),
+            patch.category.as_ref().unwrap_or(&current.category),
+            patch.kind.unwrap_or(current.kind).as_str(),
+            patch.price_per_1000.unwrap_or(current.price_per_1000).to_string(),
+            min as i64,
+            max as i64,
+            patch.active.unwrap_or(current.active) as i64,
+            now,
+            id
+        ],
+    )
+    .map_err(map_err)?;
+    service(conn, id)?.ok_or_else(|| StoreError::NotFound(format!("service {id}")))
+}
+
+pub fn services(conn: &Connection, active_only: bool) -> StoreResult<Vec<ServiceRecord>> {
+    let mut stmt = conn
+        .prepare_cached(&format!("SELECT {SERVICE_COLUMNS} FROM services WHERE active = 1 OR ?1 = 0 ORDER BY id"))
+        .map_err(map_err)?;
+    let rows = stmt.query_map([active_only as i64], rows::service).map_err(map_err)?;
+    rows.collect::<Result<_, _>>().map_err(map_err)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Orders
+
+fn order_by_idempotency(conn: &Connection, customer: CustomerId, key: &str) -> StoreResult<Option<(OrderRecord, Vec<u8>)>> {
+    conn.prepare_cached(&format!(
+        "SELECT {ORDER_COLUMNS}, request_fingerprint FROM orders WHERE customer_id = ?1 AND idempotency_key = ?2"
+    ))
+    .and_then(|mut s| s.query_row(params![customer.0, key], |r| Ok((rows::order(r)?, r.get::<_, Vec<u8>>(19)?))).optional())
+    .map_err(map_err)
+}
+
+pub fn create_order(conn: &Connection, currency: &Currency, new: &NewOrder, now: Millis) -> StoreResult<OrderPlaced> {
+    let request = &new.request;
+    let fingerprint = request.fingerprint();
+
+    if let Some((order, stored)) = order_by_idempotency(conn, new.customer_id, &new.idempotency_key)? {
+        return if stored == fingerprint {
+            Ok(OrderPlaced::Replayed(order))
+        } else {
+            Err(OrderRefusal::IdempotencyKeyReused.into())
+        };
+    }
+    if let Some(reference) = &request.client_order_ref {
+        let taken = conn
+            .prepare_cached("SELECT 1 FROM orders WHERE customer_id = ?1 AND client_order_ref = ?2")
+            .and_then(|mut s| s.exists(params![new.customer_id.0, reference]))
+            .map_err(map_err)?;
+        if taken {
+            return Err(OrderRefusal::ClientOrderRefReused.into());
+        }
+    }
+
+    let service = service(conn, request.service_id)?.ok_or(OrderRefusal::ServiceNotFound)?;
+    let charge = service.terms().quote(request, &new.allowed_services, currency)?;
+
+    let Some(balance_after) = move_balance(conn, new.customer_id, Minor(-charge.0), now)? else {
+        return Err(match wallet(conn, new.customer_id) {
+            Ok(w) => OrderRefusal::InsufficientBalance { balance: w.balance, required: charge }.into(),
+            Err(StoreError::NotFound(_)) => OrderRefusal::CustomerNotFound.into(),
+            Err(e) => e,
+        });
+    };
+
+    let comments = request.custom_comments.as_ref().map(|c| c.join("\n"));
+    let mut inserted = None;
+    for _ in 0..ID_ATTEMPTS {
+        let id = OrderId::generate();
+        let result = conn
+            .prepare_cached(
+                "INSERT INTO orders (id, customer_id, service_id, service_name, quantity, link, custom_comments,
+                                     client_order_ref, idempotency_key, request_fingerprint, price_per_1000, charge,
+                                     status, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    id.as_str(),
+                    new.customer_id.0,
+                    service.id,
+                    service.name,
+                    request.quantity as i64,
+                    request.link,
+                    comments,
+                    request.client_order_ref,
+                    new.idempotency_key,
+                    fingerprint.as_slice(),
+                    service.price_per_1000.to_string(),
+                    charge.0,
+                    INITIAL_ORDER_STATUS.as_str(),
+                    now
+                ])
+            });
+        match result {
+            Ok(_) => {
+                inserted = Some((id, conn.last_insert_rowid()));
+                break;
+            }
+            Err(e) if is_unique_violation(&e, "orders.id") => continue,
+            // Only possible if another process wrote the same key or reference in between;
+            // the unique indexes are the backstop of the checks above.
+            Err(e) if is_unique_violation(&e, "idempotency_key") => return Err(OrderRefusal::InFlight.into()),
+            Err(e) if is_unique_violation(&e, "client_order_ref") => return Err(OrderRefusal::ClientOrderRefReused.into()),
+            Err(e) => return Err(map_err(e)),
+        }
+    }
+    let (id, seq) = inserted.ok_or_else(|| StoreError::Internal("could not draw a unique order id".into()))?;
+
+    insert_ledger(
+        conn,
+        new.customer_id,
+        LedgerKind::OrderCharge,
+        Minor(-charge.0),
+        balance_after,
+        &format!("order:{id}"),
+        Some(id.as_str()),
+        None,
+        now,
+    )?;
+
+    Ok(OrderPlaced::Created(OrderRecord {
+        seq,
+        id,
+        customer_id: new.customer_id,
+        service_id: service.id,
+        service_name: service.name,
+        quantity: request.quantity,
+        link: request.link.clone(),
+        custom_comments: comments,
+        client_order_ref: request.client_order_ref.clone(),
+        idempotency_key: new.idempotency_key.clone(),
+        price_per_1000: service.price_per_1000,
+        charge,
+        refunded: Minor::ZERO,
+        status: INITIAL_ORDER_STATUS,
+        smm_status: None,
+        remains: None,
+        start_count: None,
+        created_at: now,
+        updated_at: now,
+    }))
+}
+
+pub fn order(conn: &Connection, customer: Option<CustomerId>, id: &OrderId) -> StoreResult<Option<OrderRecord>> {
+    conn.prepare_cached(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1 AND (?2 IS NULL OR customer_id = ?2)"))
+        .and_then(|mut s| s.query_row(params![id.as_str(), customer.map(|c| c.0)], rows::order).optional())
+        .map_err(map_err)
+}
+
+pub fn list_orders(conn: &Connection, filter: &OrderFilter) -> StoreResult<OrderPage> {
+    let customer = filter.customer_id.map(|c| c.0);
+    let status = filter.status.map(|s| s.as_str());
+    // Separate statements per filter shape, so each uses its index instead of an OR scan.
+    let (list_sql, count_sql) = match (customer.is_some(), status.is_some()) {
+        (true, true) => (
+            "WHERE customer_id = ?1 AND status = ?2 ORDER BY seq DESC",
+            "SELECT COUNT(*) FROM orders WHERE customer_id = ?1 AND status = ?2",
+        ),
+        (true, false) => {
+            ("WHERE customer_id = ?1 AND ?2 IS NULL ORDER BY seq DESC", "SELECT COUNT(*) FROM orders WHERE customer_id = ?1 AND ?2 IS NULL")
+        }
+        (false, true) => {
+            ("WHERE ?1 IS NULL AND status = ?2 ORDER BY seq DESC", "SELECT COUNT(*) FROM orders WHERE ?1 IS NULL AND status = ?2")
+        }
+        (false, false) => ("WHERE ?1 IS NULL AND ?2 IS NULL ORDER BY seq DESC", "SELECT COUNT(*) FROM orders WHERE ?1 IS NULL AND ?2 IS NULL"),
+    };
+    conn.execute_batch("BEGIN").map_err(map_err)?;
+    let page = (|| {
+        let mut stmt =
+            conn.prepare_cached(&format!("SELECT {ORDER_COLUMNS} FROM orders {list_sql} LIMIT ?3 OFFSET ?4")).map_err(map_err)?;
+        let orders = stmt
+            .query_map(params![customer, status, filter.limit, filter.offset() as i64], rows::order)
+            .map_err(map_err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(map_err)?;
+        let total = conn
+            .prepare_cached(count_sql)
+            .and_then(|mut s| s.query_row(params![customer, status], |r| r.get::<_, i64>(0)))
+            .map_err(map_err)?;
+        Ok(OrderPage { orders, total: total as u64 })
+    })();
+    let _ = conn.execute_batch("COMMIT");
+    page
+}
+
+pub fn change_order(conn: &Connection, id: &OrderId, change: &StatusChange, now: Millis) -> StoreResult<OrderRecord> {
+    let current = order(conn, None, id)?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))?;
+    let mut status = current.status;
+    let mut refunded = current.refunded;
+    let mut remains = change.remains.or(current.remains);
+
+    if let Some(next) = change.status.filter(|&next| next != current.status) {
+        if !current.status.can_become(next) {
+            return Err(StoreError::InvalidTransition { from: current.status, to: next });
+        }
+        let refund = match next.refund_rule() {
+            RefundRule::None => Minor::ZERO,
+            RefundRule::Full => {
+                remains = Some(change.remains.unwrap_or(current.quantity));
+                Minor(current.charge.0 - current.refunded.0)
+            }
+            RefundRule::Undelivered => {
+                let undelivered =
+                    change.remains.ok_or_else(|| StoreError::Invalid("a partial order needs remains (undelivered units)".into()))?;
+                partial_refund(current.charge, undelivered, current.quantity).ok_or_else(|| {
+                    StoreError::Invalid(format!("remains {undelivered} exceeds the order quantity {}", current.quantity))
+                })?
+            }
+        };
+        if refund.0 > 0 {
+            let balance_after = move_balance(conn, current.customer_id, refund, now)?
+                .ok_or_else(|| StoreError::NotFound(format!("wallet of customer {}", current.customer_id)))?;
+            // One refund per order, enforced by the unique reference as well as by the state machine.
+            insert_ledger(
+                conn,
+                current.customer_id,
+                LedgerKind::OrderRefund,
+                refund,
+                balance_after,
+                &format!("refund:{id}"),
+                Some(id.as_str()),
+                Some(next.as_str()),
+                now,
+            )?;
+            refunded = Minor(refunded.0 + refund.0);
+        }
+        status = next;
+    }
+
+    conn.prepare_cached(
+        "UPDATE orders SET status = ?1, refunded = ?2, smm_status = COALESCE(?3, smm_status), remains = ?4,
+                           start_count = COALESCE(?5, start_count), updated_at = ?6
+         WHERE id = ?7",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            status.as_str(),
+            refunded.0,
+            change.smm_status,
+            remains.map(|r| r as i64),
+            change.start_count.map(|r| r as i64),
+            now,
+            id.as_str()
+        ])
+    })
+    .map_err(map_err)?;
+    order(conn, None, id)?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))
+}

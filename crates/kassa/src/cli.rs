@@ -1,0 +1,326 @@
+//! The command line. Every global option also reads a `KASSA_*` environment variable and, below
+//! that, the TOML file given with `--config`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "kassa", version, about = "A signed, wallet-paid developer order API", propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// TOML file with any of the settings below (flags and environment take precedence).
+    #[arg(long, env = "KASSA_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Where the embedded database and the generated master key live.
+    #[arg(long, env = "KASSA_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// `sqlite://PATH` (default: DATA_DIR/kassa.db) or `postgres://...`.
+    #[arg(long, env = "KASSA_DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// File holding the 32-byte master key (hex or base64). KASSA_MASTER_KEY holds the key itself.
+    #[arg(long, env = "KASSA_MASTER_KEY_FILE", global = true)]
+    pub master_key_file: Option<PathBuf>,
+    /// Log format: text for people, json for collectors.
+    #[arg(long, env = "KASSA_LOG_FORMAT", global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API server.
+    Serve(ServeArgs),
+    /// Create the database or bring its schema up to date.
+    Migrate,
+    /// Operate the business: customers, wallets, keys, services, orders.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "KASSA_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// On an empty database, create a demo customer, wallet, services and key, and print them.
+    #[arg(long)]
+    pub demo: bool,
+    /// Proxy addresses (CIDR) whose X-Forwarded-For is believed; repeat or comma-separate.
+    #[arg(long = "trusted-proxy", env = "KASSA_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Wallet currency of a new database (ISO code).
+    #[arg(long, env = "KASSA_CURRENCY")]
+    pub currency: Option<String>,
+    /// Decimals of the wallet currency's minor unit for a new database.
+    #[arg(long, env = "KASSA_CURRENCY_DECIMALS")]
+    pub currency_decimals: Option<u8>,
+    /// Longest a request may take, in seconds, before it is answered 503.
+    #[arg(long, env = "KASSA_REQUEST_TIMEOUT_SECS")]
+    pub request_timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Customers (each has one wallet).
+    #[command(subcommand)]
+    Customer(CustomerCommand),
+    /// Wallet balances and the ledger.
+    #[command(subcommand)]
+    Wallet(WalletCommand),
+    /// API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// The service catalogue.
+    #[command(subcommand)]
+    Service(ServiceCommand),
+    /// Orders.
+    #[command(subcommand)]
+    Order(OrderCommand),
+    /// Check the books: balances against the ledger, orders against their charges and refunds.
+    Books {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CustomerCommand {
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        first_name: Option<String>,
+        #[arg(long)]
+        last_name: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop a customer's keys from working (answers customer_not_found).
+    Disable {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    Enable {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WalletCommand {
+    /// Add money (a top-up).
+    Credit {
+        #[arg(long)]
+        customer: i64,
+        /// In the store currency, e.g. 100.00.
+        #[arg(long)]
+        amount: String,
+        #[arg(long)]
+        note: Option<String>,
+        /// Unique reference; a retried command with the same reference credits once.
+        #[arg(long)]
+        reference: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take money out (an adjustment); refused if the wallet does not cover it.
+    Debit {
+        #[arg(long)]
+        customer: i64,
+        #[arg(long)]
+        amount: String,
+        #[arg(long)]
+        note: Option<String>,
+        #[arg(long)]
+        reference: Option<String>,
+        /// Required: taking money from a customer is deliberate.
+        #[arg(long)]
+        confirm: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    Show {
+        #[arg(long)]
+        customer: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The latest ledger entries of a wallet.
+    Ledger {
+        #[arg(long)]
+        customer: i64,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create an API key; the secret is shown once.
+    Create {
+        #[arg(long)]
+        customer: i64,
+        /// Allowed client addresses (CIDR or single IP); repeat. Default: anywhere.
+        #[arg(long = "allow-ip")]
+        allow_ip: Vec<String>,
+        #[arg(long, default_value_t = 600)]
+        rate_limit_per_minute: u32,
+        /// Services this key may order; repeat. Default: all.
+        #[arg(long = "service")]
+        services: Vec<i64>,
+        #[arg(long)]
+        json: bool,
+    },
+    Disable {
+        key: String,
+        #[arg(long)]
+        json: bool,
+    },
+    Enable {
+        key: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke for good (a revoked key cannot be enabled again).
+    Revoke {
+        key: String,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        customer: Option<i64>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        category: String,
+        /// default, custom_comments or package.
+        #[arg(long = "type", default_value = "default")]
+        kind: String,
+        #[arg(long)]
+        price_per_1000: String,
+        #[arg(long)]
+        min: u64,
+        #[arg(long)]
+        max: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a service; orders already placed keep their price.
+    Update {
+        id: i64,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        category: Option<String>,
+        #[arg(long = "type")]
+        kind: Option<String>,
+        #[arg(long)]
+        price_per_1000: Option<String>,
+        #[arg(long)]
+        min: Option<u64>,
+        #[arg(long)]
+        max: Option<u64>,
+        /// true to offer the service, false to withdraw it.
+        #[arg(long)]
+        active: Option<bool>,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        /// Include withdrawn services.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrderCommand {
+    List {
+        #[arg(long)]
+        customer: Option<i64>,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 1)]
+        page: u32,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move an order forward: processing, in_progress or completed.
+    SetStatus {
+        id: String,
+        status: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mark partly delivered and refund the undelivered share (charge*remains/quantity, rounded down), once.
+    Partial {
+        id: String,
+        #[arg(long)]
+        remains: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel and refund the whole charge, once.
+    Cancel {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Refund a completed order in full (status refunded), once.
+    Refund {
+        id: String,
+        /// Required: a refund of delivered work is deliberate.
+        #[arg(long)]
+        confirm: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}

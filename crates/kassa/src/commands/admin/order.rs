@@ -1,0 +1,91 @@
+use anyhow::{bail, Context, Result};
+use kassa_core::{CustomerId, OrderId, OrderStatus};
+use kassa_store::{OrderFilter, StatusChange, Store};
+use serde_json::json;
+
+use crate::cli::OrderCommand;
+use crate::output::{self, emit};
+
+fn order_id(text: &str) -> Result<OrderId> {
+    text.parse::<OrderId>().with_context(|| format!("{text:?}"))
+}
+
+pub async fn run(store: &dyn Store, command: OrderCommand) -> Result<()> {
+    let currency = store.currency().clone();
+    let (id, change, json) = match command {
+        OrderCommand::List { customer, status, page, limit, json } => {
+            let status = status.as_deref().map(str::parse::<OrderStatus>).transpose()?;
+            let filter = OrderFilter { customer_id: customer.map(CustomerId), status, page: page.max(1), limit: limit.clamp(1, 1000) };
+            let result = store.list_orders(filter).await?;
+            let value = json!({
+                "orders": result.orders.iter().map(|o| output::order(&currency, o)).collect::<Vec<_>>(),
+                "page": page.max(1),
+                "limit": limit.clamp(1, 1000),
+                "total": result.total,
+            });
+            emit(json, &value, || {
+                let mut lines: Vec<String> = result
+                    .orders
+                    .iter()
+                    .map(|o| {
+                        format!(
+                            "{}  #{:<6} customer {:<5} {:<11} {:>10} {}  service {} x{}",
+                            o.id,
+                            o.seq,
+                            o.customer_id,
+                            o.status,
+                            currency.format(o.charge),
+                            currency.code(),
+                            o.service_id,
+                            o.quantity
+                        )
+                    })
+                    .collect();
+                lines.push(format!("{} of {} orders", result.orders.len(), result.total));
+                lines.join("\n")
+            });
+            return Ok(());
+        }
+        OrderCommand::Show { id, json } => {
+            let id = order_id(&id)?;
+            let Some(order) = store.order(None, &id).await? else { bail!("order {id} not found") };
+            emit(json, &output::order(&currency, &order), || describe(&currency, &order));
+            return Ok(());
+        }
+        OrderCommand::SetStatus { id, status, json } => {
+            let status: OrderStatus = status.parse()?;
+            if !matches!(status, OrderStatus::Processing | OrderStatus::InProgress | OrderStatus::Completed) {
+                bail!("set-status moves an order to processing, in_progress or completed; use partial, cancel or refund for the others");
+            }
+            (id, StatusChange { status: Some(status), ..Default::default() }, json)
+        }
+        OrderCommand::Partial { id, remains, json } => {
+            (id, StatusChange { status: Some(OrderStatus::Partial), remains: Some(remains), ..Default::default() }, json)
+        }
+        OrderCommand::Cancel { id, json } => (id, StatusChange { status: Some(OrderStatus::Canceled), ..Default::default() }, json),
+        OrderCommand::Refund { id, confirm, json } => {
+            if !confirm {
+                bail!("refunding a completed order needs --confirm");
+            }
+            (id, StatusChange { status: Some(OrderStatus::Refunded), ..Default::default() }, json)
+        }
+    };
+    let order = store.change_order(&order_id(&id)?, change).await?;
+    emit(json, &output::order(&currency, &order), || describe(&currency, &order));
+    Ok(())
+}
+
+fn describe(currency: &kassa_core::Currency, o: &kassa_store::OrderRecord) -> String {
+    format!(
+        "{} (#{}) customer {}: {}, charge {}, refunded {}, service {} x{}, link {}",
+        o.id,
+        o.seq,
+        o.customer_id,
+        o.status,
+        output::money_text(currency, o.charge),
+        output::money_text(currency, o.refunded),
+        o.service_id,
+        o.quantity,
+        o.link
+    )
+}

@@ -1,0 +1,67 @@
+//! `kassa serve`: bind, optionally seed the demo, serve until SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use kassa_core::crypto::Vault;
+use kassa_server::{AppState, ServerConfig};
+
+use crate::cli::ServeArgs;
+use crate::settings::Settings;
+
+pub async fn run(settings: &Settings, args: ServeArgs) -> Result<()> {
+    let defaults = ServerConfig::default();
+    let config = ServerConfig {
+        listen: args.listen.or(settings.file.listen).unwrap_or(defaults.listen),
+        trusted_proxies: if args.trusted_proxies.is_empty() {
+            settings.file.trusted_proxies.clone().unwrap_or_default()
+        } else {
+            args.trusted_proxies.clone()
+        },
+        request_timeout: args
+            .request_timeout_secs
+            .or(settings.file.request_timeout_secs)
+            .map(Duration::from_secs)
+            .unwrap_or(defaults.request_timeout),
+        ..defaults
+    };
+    let currency = settings.currency(args.currency.as_deref(), args.currency_decimals)?;
+    let vault = Vault::new(settings.master_key()?);
+    let store = settings.open_store(currency).await?;
+
+    let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let address: SocketAddr = listener.local_addr()?;
+    if args.demo {
+        super::demo::seed(store.as_ref(), &vault, address).await.context("seeding the demo")?;
+    }
+
+    println!("kassa listening on http://{address}");
+    println!("database: {}", store.describe());
+    tracing::info!(%address, database = %store.describe(), "kassa serving");
+
+    let state = AppState::new(store, vault, config);
+    kassa_server::serve(listener, state, shutdown_signal()).await.context("serving HTTP")?;
+    tracing::info!("kassa stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in progress");
+}
