@@ -517,7 +517,8 @@ pub fn change_order(conn: &Connection, id: &OrderId, change: &StatusChange, now:
     let current = order(conn, None, id)?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))?;
     let mut status = current.status;
     let mut refunded = current.refunded;
-    let mut remains = change.remains.or(current.remains);
+    // Once final, `remains` is what the refund was computed from; later reports do not move it.
+    let mut remains = if current.status.is_final() { current.remains } else { change.remains.or(current.remains) };
 
     if let Some(next) = change.status.filter(|&next| next != current.status) {
         if !current.status.can_become(next) {

@@ -1,0 +1,192 @@
+//! Every authentication error of the BuyShazam dialect, through real signed HTTP requests.
+
+use kassa_core::crypto::MasterKey;
+use kassa_store::{CustomerStatus, KeyStatus};
+
+use crate::backend_tests;
+use crate::support::raw::{now, seed_signature};
+use crate::support::{assert_error, Backend, KeyOptions, ServerOptions, TestServer};
+
+backend_tests!(
+    signed_requests_pass_with_every_accepted_signature_form,
+    missing_headers_are_refused,
+    unknown_disabled_and_revoked_keys_are_refused,
+    timestamps_must_be_integers_in_the_window,
+    wrong_signatures_are_refused,
+    query_string_may_be_signed_with_or_without_the_query,
+    ip_allow_list_is_enforced,
+    rate_limit_answers_429_with_retry_after,
+    disabled_customer_is_not_found,
+    undecryptable_secret_is_an_auth_error,
+    unsigned_endpoints_answer_without_auth,
+    unknown_routes_and_methods_use_the_envelope,
+);
+
+async fn signed_requests_pass_with_every_accepted_signature_form(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let account = server.customer("1.00").await;
+    let signer = account.signer();
+    let ts = now().to_string();
+    let sig = seed_signature(&account.secret, "GET", "/api/v1/balance", &ts, b"");
+    for form in [sig.clone(), format!("sha256={sig}"), sig.to_uppercase(), format!("sha256={}", sig.to_uppercase())] {
+        let response = signer.get("/api/v1/balance").timestamp(&ts).signature(&form).send().await;
+        assert_eq!(response.status, 200, "form {form}: {}", String::from_utf8_lossy(&response.body));
+        let body = response.json().unwrap();
+        assert_eq!(body["success"], true);
+        assert!(String::from_utf8_lossy(&response.body).contains(r#""balance":1.00"#), "money is written exactly");
+        assert_eq!(body["currency"], "USD");
+        assert_eq!(body["woo_customer_id"], account.customer.0);
+    }
+}
+
+async fn missing_headers_are_refused(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let account = server.customer("0").await;
+    let signer = account.signer();
+    for header in ["x-api-key", "x-timestamp", "x-signature"] {
+        let response = signer.get("/api/v1/balance").without(header).send().await;
+        assert_error(&response, 401, "missing_auth_headers");
+        let response = signer.get("/api/v1/balance").header(header, "").without(header).send().await;
+        assert_error(&response, 401, "missing_auth_headers");
+    }
+    let response = signer.get("/api/v1/balance").api_key("   ").send().await;
+    assert_error(&response, 401, "missing_auth_headers");
+}
+
+async fn unknown_disabled_and_revoked_keys_are_refused(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let account = server.customer("0").await;
+    let signer = account.signer();
+    assert_error(&signer.get("/api/v1/balance").api_key("bs_live_doesnotexist").send().await, 401, "invalid_api_key");
+    assert_error(&signer.get("/api/v1/balance").api_key("not a key at all").send().await, 401, "invalid_api_key");
+
+    server.store.set_api_key_status(&account.key.api_key, KeyStatus::Disabled).await.unwrap();
+    assert_error(&signer.get("/api/v1/balance").send().await, 401, "invalid_api_key");
+    server.store.set_api_key_status(&account.key.api_key, KeyStatus::Active).await.unwrap();
+    assert_eq!(signer.get("/api/v1/balance").send().await.status, 200);
+
+    server.store.set_api_key_status(&account.key.api_key, KeyStatus::Revoked).await.unwrap();
+    assert_error(&signer.get("/api/v1/balance").send().await, 401, "invalid_api_key");
+    assert!(server.store.set_api_key_status(&account.key.api_key, KeyStatus::Active).await.is_err(), "revocation is final");
+}
+
+async fn timestamps_must_be_integers_in_the_window(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let account = server.customer("0").await;
+    let signer = account.signer();
+    for bad in ["abc", "1.5", "1e9", "", " "] {
+        let response = signer.get("/api/v1/balance").timestamp(bad).send().await;
+        let code = if bad.trim().is_empty() { "missing_auth_headers" } else { "invalid_timestamp" };
+        assert_error(&response, 401, code);
+    }
+    for skew in [-301, 301, -100_000, 100_000] {
+        let response = signer.get("/api/v1/balance").timestamp(now() + skew).send().await;
+        assert_error(&response, 401, "timestamp_out_of_range");
+    }
+    for skew in [-290, 290] {
+        let response = signer.get("/api/v1/balance").timestamp(now() + skew).send().await;
+        assert_eq!(response.status, 200, "a skew of {skew}s is inside the window");
+    }
+}
+
+async fn wrong_signatures_are_refused(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let account = server.customer("5.00").await;
+    let service = server.service(kassa_core::catalog::ServiceKind::Default, "1.00", 1, 1000).await;
+    let signer = account.signer();
+    assert_error(&signer.get("/api/v1/balance").secret("wrong secret").send().await, 401, "invalid_signature");
+    assert_error(&signer.get("/api/v1/balance").signature("sha256=nothex").send().await, 401, "invalid_signature");
+    assert_error(&signer.get("/api/v1/balance").signature(&"ab".repeat(31)).send().await, 401, "invalid_signature");
+    assert_error(&signer.get("/api/v1/balance").sign_method("POST").send().await, 401, "invalid_signature");
+    assert_error(&signer.get("/api/v1/balance").sign_path("/api/v1/services").send().await, 401, "invalid_signature");
+    // The body is covered: a signature over another body does not authorize this one.
+    let body = serde_json::json!({"service_id": service.id, "quantity": 10, "link": "https://x"});
+    let ts = now().to_string();
+    let other = seed_signature(&account.secret, "POST", "/api/v1/orders", &ts, b"{}");
+    let response = signer.order(&body, "k1").timestamp(&ts).signature(&format!("sha256={other}")).send().await;
+    assert_error(&response, 401, "invalid_signature");
+    assert_eq!(server.store.wallet(account.customer).await.unwrap().balance.0, 500, "nothing was charged");
+}
+
+async fn query_string_may_be_signed_with_or_without_the_query(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let account = server.customer("0").await;
+    let signer = account.signer();
+    let with = signer.get("/api/v1/orders?page=2&limit=5").send().await;
+    assert_eq!(with.status, 200, "{}", String::from_utf8_lossy(&with.body));
+    assert_eq!(with.json().unwrap()["page"], 2);
+    let bare = signer.get("/api/v1/orders?page=2&limit=5").sign_path("/api/v1/orders").send().await;
+    assert_eq!(bare.status, 200);
+    let other = signer.get("/api/v1/orders?page=2&limit=5").sign_path("/api/v1/orders?page=3&limit=5").send().await;
+    assert_error(&other, 401, "invalid_signature");
+}
+
+async fn ip_allow_list_is_enforced(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let elsewhere = server.customer_with("0", KeyOptions { allowed_ips: vec!["10.0.0.0/8"], ..Default::default() }).await;
+    assert_error(&elsewhere.signer().get("/api/v1/balance").send().await, 403, "ip_not_allowed");
+    // X-Forwarded-For from an untrusted peer changes nothing.
+    let spoofed = elsewhere.signer().get("/api/v1/balance").header("X-Forwarded-For", "10.1.2.3").send().await;
+    assert_error(&spoofed, 403, "ip_not_allowed");
+    let here = server.customer_with("0", KeyOptions { allowed_ips: vec!["127.0.0.1/32", "10.0.0.0/8"], ..Default::default() }).await;
+    assert_eq!(here.signer().get("/api/v1/balance").send().await.status, 200);
+}
+
+async fn rate_limit_answers_429_with_retry_after(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let account = server.customer_with("0", KeyOptions { rate_limit_per_minute: 3, ..Default::default() }).await;
+    let other = server.customer_with("0", KeyOptions { rate_limit_per_minute: 3, ..Default::default() }).await;
+    let signer = account.signer();
+    for _ in 0..3 {
+        assert_eq!(signer.get("/api/v1/balance").send().await.status, 200);
+    }
+    let limited = signer.get("/api/v1/balance").send().await;
+    assert_error(&limited, 429, "rate_limited");
+    let retry_after: u64 = limited.header("retry-after").expect("Retry-After").parse().unwrap();
+    assert!((1..=20).contains(&retry_after), "3/min refills one request every 20 s, got {retry_after}");
+    assert_eq!(other.signer().get("/api/v1/balance").send().await.status, 200, "limits are per key");
+}
+
+async fn disabled_customer_is_not_found(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let account = server.customer("0").await;
+    server.store.set_customer_status(account.customer, CustomerStatus::Disabled).await.unwrap();
+    assert_error(&account.signer().get("/api/v1/balance").send().await, 404, "customer_not_found");
+    server.store.set_customer_status(account.customer, CustomerStatus::Active).await.unwrap();
+    assert_eq!(account.signer().get("/api/v1/balance").send().await.status, 200);
+}
+
+async fn undecryptable_secret_is_an_auth_error(backend: Backend) {
+    // The server runs with another master key than the one that sealed the secret.
+    let options = ServerOptions { server_master_key: Some(MasterKey::generate()), ..Default::default() };
+    let server = TestServer::start_with(backend, options).await;
+    let account = server.customer("0").await;
+    let response = account.signer().get("/api/v1/balance").send().await;
+    let body = assert_error(&response, 500, "auth_error");
+    assert!(!body.to_string().contains("key id"), "internal details are not leaked: {body}");
+}
+
+async fn unsigned_endpoints_answer_without_auth(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let http = reqwest::Client::new();
+    let health = http.get(format!("{}/healthz", server.base_url)).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(health.headers().contains_key("x-request-id"));
+    assert_eq!(health.json::<serde_json::Value>().await.unwrap()["success"], true);
+    let ready = http.get(format!("{}/readyz", server.base_url)).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let time: serde_json::Value = http.get(format!("{}/time", server.base_url)).send().await.unwrap().json().await.unwrap();
+    assert!(time["iso"].as_str().unwrap().ends_with('Z'));
+    assert!((time["epoch"].as_f64().unwrap() - now() as f64).abs() < 5.0);
+    // A client-sent request id is echoed.
+    let echoed = http.get(format!("{}/healthz", server.base_url)).header("X-Request-Id", "trace-abc-123").send().await.unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "trace-abc-123");
+}
+
+async fn unknown_routes_and_methods_use_the_envelope(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let account = server.customer("0").await;
+    let signer = account.signer();
+    assert_error(&signer.get("/api/v1/nothing").send().await, 404, "not_found");
+    assert_error(&signer.request("DELETE", "/api/v1/balance").send().await, 405, "method_not_allowed");
+}

@@ -1,0 +1,388 @@
+//! Order creation, reading and listing: every error code, idempotency, rounding and refunds.
+
+use std::time::Duration;
+
+use kassa_core::catalog::ServiceKind;
+use kassa_core::{OrderStatus, Price};
+use kassa_store::{ServicePatch, StatusChange};
+use serde_json::json;
+
+use crate::backend_tests;
+use crate::support::{assert_error, Backend, KeyOptions, ServerOptions, StoreOptions, TestServer};
+
+backend_tests!(
+    an_order_is_charged_and_reads_back_with_the_seed_fields,
+    the_same_key_replays_and_a_different_body_conflicts,
+    client_order_ref_is_unique_per_customer,
+    malformed_requests_get_their_codes,
+    service_rules_get_their_codes,
+    insufficient_balance_reports_balance_required_and_currency,
+    custom_comment_services_count_lines,
+    orders_of_others_are_not_found,
+    charges_round_up_and_keep_their_price,
+    listing_pages_filters_and_bounds,
+    a_key_in_flight_answers_wallet_locked,
+    a_locked_database_answers_503_and_recovers,
+    refunds_are_paid_once_from_the_order_price,
+);
+
+fn order_body(service: i64, quantity: u64) -> serde_json::Value {
+    json!({"service_id": service, "quantity": quantity, "link": "https://www.tiktok.com/@username/video/123"})
+}
+
+fn text(response: &kassa_client::RawResponse) -> String {
+    String::from_utf8_lossy(&response.body).into_owned()
+}
+
+async fn an_order_is_charged_and_reads_back_with_the_seed_fields(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let service = server.service(ServiceKind::Default, "0.45", 10, 10_000).await;
+    let account = server.customer("10.00").await;
+    let signer = account.signer();
+    let mut body = order_body(service.id, 1000);
+    body["client_order_ref"] = json!("your-order-10001");
+    let created = signer.order(&body, "order-1").send().await;
+    assert_eq!(created.status, 201, "{}", text(&created));
+    assert!(created.header("idempotent-replayed").is_none());
+    assert!(text(&created).contains(r#""charge":0.45"#), "money is an exact JSON number: {}", text(&created));
+    let order = &created.json().unwrap()["order"];
+    let id = order["id"].as_str().unwrap().to_string();
+    assert!(id.parse::<kassa_core::OrderId>().is_ok(), "{id} looks like BSAPI-ABC123DEF456");
+    assert_eq!(order["status"], "pending");
+    assert!(order["woo_order_number"].as_i64().unwrap() >= 1);
+    assert_eq!(order["currency"], "USD");
+
+    let fetched = signer.get(&format!("/api/v1/orders/{id}")).send().await;
+    assert_eq!(fetched.status, 200);
+    let fetched = fetched.json().unwrap();
+    assert_eq!(fetched["success"], true);
+    let o = &fetched["order"];
+    assert_eq!((o["id"].as_str(), o["status"].as_str(), o["smm_status"].clone()), (Some(id.as_str()), Some("pending"), json!(null)));
+    assert_eq!(o["charge"], json!(0.45));
+    assert_eq!(o["currency"], "USD");
+    assert_eq!(o["client_order_ref"], "your-order-10001");
+
+    let balance = account.client().balance().await.unwrap();
+    assert_eq!(balance.balance.to_string(), "9.55");
+    let books = server.store.audit_books().await.unwrap();
+    assert!(books.is_balanced(), "{books:?}");
+}
+
+async fn the_same_key_replays_and_a_different_body_conflicts(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let service = server.service(ServiceKind::Default, "1.00", 1, 10_000).await;
+    let account = server.customer("10.00").await;
+    let signer = account.signer();
+    let first = signer.order(&order_body(service.id, 1000), "same-key").send().await;
+    assert_eq!(first.status, 201);
+    // The same order re-serialized with other spacing and key order is the same request.
+    let respaced = format!(
+        "{{ \"link\" : \"https://www.tiktok.com/@username/video/123\", \"quantity\": 1000, \"service_id\": {} }}",
+        service.id
+    );
+    let replay = signer.request("POST", "/api/v1/orders").body(respaced.into_bytes()).header("X-Idempotency-Key", "same-key").send().await;
+    assert_eq!(replay.status, 201, "{}", text(&replay));
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.body, first.body, "the replay is the original body, byte for byte");
+
+    // Even after the order moved on, the replay shows the original answer.
+    let id: kassa_core::OrderId = first.json().unwrap()["order"]["id"].as_str().unwrap().parse().unwrap();
+    server.store.change_order(&id, StatusChange { status: Some(OrderStatus::Completed), ..Default::default() }).await.unwrap();
+    let later = signer.order(&order_body(service.id, 1000), "same-key").send().await;
+    assert_eq!(later.body, first.body);
+
+    let conflict = signer.order(&order_body(service.id, 999), "same-key").send().await;
+    assert_error(&conflict, 409, "duplicate_order");
+    assert_eq!(server.store.wallet(account.customer).await.unwrap().balance.0, 900, "charged once");
+
+    // Keys are per customer: another customer may use the same key.
+    let other = server.customer("10.00").await;
+    assert_eq!(other.signer().order(&order_body(service.id, 1000), "same-key").send().await.status, 201);
+}
+
+async fn client_order_ref_is_unique_per_customer(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let service = server.service(ServiceKind::Default, "1.00", 1, 10_000).await;
+    let account = server.customer("10.00").await;
+    let mut body = order_body(service.id, 100);
+    body["client_order_ref"] = json!("ref-1");
+    assert_eq!(account.signer().order(&body, "k1").send().await.status, 201);
+    let again = account.signer().order(&body, "k2").send().await;
+    let error = assert_error(&again, 409, "duplicate_order");
+    assert_eq!(error["details"]["client_order_ref"], "already used");
+    let other = server.customer("10.00").await;
+    assert_eq!(other.signer().order(&body, "k1").send().await.status, 201);
+}
+
+async fn malformed_requests_get_their_codes(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let service = server.service(ServiceKind::Default, "1.00", 1, 10_000).await;
+    let account = server.customer("10.00").await;
+    let signer = account.signer();
+    let good = order_body(service.id, 100);
+
+    assert_error(&signer.post("/api/v1/orders", &good).send().await, 400, "missing_idempotency_key");
+    assert_error(&signer.order(&good, &"k".repeat(256)).send().await, 400, "invalid_idempotency_key");
+    assert_error(&signer.order(&good, "k1").content_type(Some("text/plain")).send().await, 400, "invalid_content_type");
+    assert_error(&signer.order(&good, "k1").content_type(None).send().await, 400, "invalid_content_type");
+    let not_json = signer.request("POST", "/api/v1/orders").body(b"{not json".to_vec()).header("X-Idempotency-Key", "k1").send().await;
+    assert_error(&not_json, 400, "invalid_json");
+    assert_error(&signer.order(&json!([1, 2]), "k1").send().await, 400, "invalid_json");
+
+    for bad in [
+        json!({"quantity": 100, "link": "x"}),
+        json!({"service_id": "abc", "quantity": 100, "link": "x"}),
+        json!({"service_id": service.id, "link": "x"}),
+        json!({"service_id": service.id, "quantity": 0, "link": "x"}),
+        json!({"service_id": service.id, "quantity": -5, "link": "x"}),
+        json!({"service_id": service.id, "quantity": 1.5, "link": "x"}),
+    ] {
+        let response = signer.order(&bad, "k1").send().await;
+        let error = assert_error(&response, 400, "invalid_service_or_quantity");
+        assert!(error["details"].is_object(), "details name the field: {error}");
+    }
+    assert_error(&signer.order(&json!({"service_id": service.id, "quantity": 100}), "k1").send().await, 400, "missing_link");
+    assert_error(&signer.order(&json!({"service_id": service.id, "quantity": 100, "link": ""}), "k1").send().await, 400, "missing_link");
+    let long = json!({"service_id": service.id, "quantity": 100, "link": format!("https://x/{}", "a".repeat(3000))});
+    assert_error(&signer.order(&long, "k1").send().await, 400, "invalid_link");
+    let huge = json!({"service_id": service.id, "quantity": 100, "link": "x", "pad": "a".repeat(100_000)});
+    assert_error(&signer.order(&huge, "k1").send().await, 413, "payload_too_large");
+
+    assert_eq!(server.store.wallet(account.customer).await.unwrap().balance.0, 1000, "nothing was charged");
+    // The key was not consumed by any of the refusals.
+    assert_eq!(signer.order(&good, "k1").send().await.status, 201);
+}
+
+async fn service_rules_get_their_codes(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let service = server.service(ServiceKind::Default, "1.00", 10, 500).await;
+    let other_service = server.service(ServiceKind::Default, "1.00", 10, 500).await;
+    let withdrawn = server.service(ServiceKind::Default, "1.00", 10, 500).await;
+    server.store.update_service(withdrawn.id, ServicePatch { active: Some(false), ..Default::default() }).await.unwrap();
+    let account = server.customer_with("10.00", KeyOptions { allowed_services: vec![service.id, withdrawn.id], ..Default::default() }).await;
+    let signer = account.signer();
+
+    assert_error(&signer.order(&order_body(999_999, 100), "k").send().await, 404, "service_not_found");
+    assert_error(&signer.order(&order_body(withdrawn.id, 100), "k").send().await, 404, "service_not_found");
+    assert_error(&signer.order(&order_body(other_service.id, 100), "k").send().await, 403, "service_not_allowed");
+    let below = assert_error(&signer.order(&order_body(service.id, 9), "k").send().await, 400, "quantity_below_minimum");
+    assert_eq!(below["min"], 10);
+    let above = assert_error(&signer.order(&order_body(service.id, 501), "k").send().await, 400, "quantity_above_maximum");
+    assert_eq!(above["max"], 500);
+
+    // /services lists what this key may order, and only active services.
+    let services = account.client().services().await.unwrap();
+    assert_eq!(services.iter().map(|s| s.id).collect::<Vec<_>>(), vec![service.id]);
+    let s = &services[0];
+    assert_eq!((s.min, s.max, s.kind.as_str(), s.currency.as_str()), (10, 500, "default", "USD"));
+    assert_eq!((s.price_per_1000.to_string(), s.price_per_unit.to_string()), ("1".to_string(), "0.001".to_string()));
+}
+
+async fn insufficient_balance_reports_balance_required_and_currency(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let service = server.service(ServiceKind::Default, "2.50", 1, 10_000).await;
+    let account = server.customer("1.00").await;
+    let response = account.signer().order(&order_body(service.id, 1000), "k").send().await;
+    assert_error(&response, 402, "insufficient_wallet_balance");
+    let raw = text(&response);
+    assert!(raw.contains(r#""balance":1.00"#) && raw.contains(r#""required":2.50"#) && raw.contains(r#""currency":"USD""#), "{raw}");
+    assert_eq!(server.store.wallet(account.customer).await.unwrap().balance.0, 100);
+    // After a top-up the same key goes through: a refused request does not consume its key.
+    server.credit(account.customer, kassa_core::Minor(150)).await;
+    assert_eq!(account.signer().order(&order_body(service.id, 1000), "k").send().await.status, 201);
+    assert_eq!(server.store.wallet(account.customer).await.unwrap().balance.0, 0);
+}
+
+async fn custom_comment_services_count_lines(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let service = server.service(ServiceKind::CustomComments, "10.00", 1, 100).await;
+    let plain = server.service(ServiceKind::Default, "1.00", 1, 100).await;
+    let account = server.customer("10.00").await;
+    let signer = account.signer();
+    let mut body = order_body(service.id, 2);
+    assert_error(&signer.order(&body, "c1").send().await, 400, "invalid_custom_comments");
+    body["custom_comments"] = json!("Great post!\nAmazing content!\nThird");
+    let error = assert_error(&signer.order(&body, "c1").send().await, 400, "invalid_custom_comments");
+    assert!(error["details"]["custom_comments"].as_str().unwrap().contains("3 comments"));
+    body["custom_comments"] = json!("Great post!\r\n\r\nAmazing content!\n");
+    let created = signer.order(&body, "c1").send().await;
+    assert_eq!(created.status, 201, "{}", text(&created));
+    let id: kassa_core::OrderId = created.json().unwrap()["order"]["id"].as_str().unwrap().parse().unwrap();
+    let stored = server.store.order(None, &id).await.unwrap().unwrap();
+    assert_eq!(stored.custom_comments.as_deref(), Some("Great post!\nAmazing content!"));
+
+    let mut on_plain = order_body(plain.id, 1);
+    on_plain["custom_comments"] = json!("one");
+    assert_error(&signer.order(&on_plain, "c2").send().await, 400, "invalid_custom_comments");
+}
+
+async fn orders_of_others_are_not_found(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let service = server.service(ServiceKind::Default, "1.00", 1, 10_000).await;
+    let owner = server.customer("10.00").await;
+    let stranger = server.customer("10.00").await;
+    let created = owner.signer().order(&order_body(service.id, 10), "k").send().await;
+    let id = created.json().unwrap()["order"]["id"].as_str().unwrap().to_string();
+    assert_eq!(owner.signer().get(&format!("/api/v1/orders/{id}")).send().await.status, 200);
+    assert_error(&stranger.signer().get(&format!("/api/v1/orders/{id}")).send().await, 404, "order_not_found");
+    assert_error(&owner.signer().get("/api/v1/orders/BSAPI-ZZZZZZZZZZZZ").send().await, 404, "order_not_found");
+    assert_error(&owner.signer().get("/api/v1/orders/1%27%20OR%201=1").send().await, 404, "order_not_found");
+    assert_eq!(stranger.client().orders(1, 50, None).await.unwrap().total, 0);
+}
+
+async fn charges_round_up_and_keep_their_price(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let service = server.service(ServiceKind::Default, "0.45", 1, 10_000).await;
+    let account = server.customer("10.00").await;
+    let client = account.client();
+    let request = |quantity| kassa_client::CreateOrderRequest {
+        service_id: service.id,
+        quantity,
+        link: "https://x".into(),
+        client_order_ref: None,
+        custom_comments: None,
+    };
+    // 0.45 * 15 / 1000 = 0.00675 → 0.01: never free.
+    let small = client.create_order(&request(15), None).await.unwrap();
+    assert_eq!(small.order.charge.to_string(), "0.01");
+    // 0.45 * 1001 / 1000 = 0.45045 → 0.46.
+    let odd = client.create_order(&request(1001), None).await.unwrap();
+    assert_eq!(odd.order.charge.to_string(), "0.46");
+
+    server.store.update_service(service.id, ServicePatch { price_per_1000: Some("9.00".parse::<Price>().unwrap()), ..Default::default() }).await.unwrap();
+    let after = client.order(&odd.order.id).await.unwrap();
+    assert_eq!(after.charge.to_string(), "0.46", "a price change does not touch existing orders");
+    let new = client.create_order(&request(1001), None).await.unwrap();
+    assert_eq!(new.order.charge.to_string(), "9.01");
+    assert_eq!(client.balance().await.unwrap().balance.to_string(), "0.52");
+    assert!(server.store.audit_books().await.unwrap().is_balanced());
+}
+
+async fn listing_pages_filters_and_bounds(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let service = server.service(ServiceKind::Default, "1.00", 1, 10_000).await;
+    let account = server.customer("100.00").await;
+    let client = account.client();
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let placed = client
+            .create_order(
+                &kassa_client::CreateOrderRequest {
+                    service_id: service.id,
+                    quantity: 10 + i,
+                    link: "https://x".into(),
+                    client_order_ref: None,
+                    custom_comments: None,
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        ids.push(placed.order.id);
+    }
+    server
+        .store
+        .change_order(&ids[0].parse().unwrap(), StatusChange { status: Some(OrderStatus::Completed), ..Default::default() })
+        .await
+        .unwrap();
+
+    let first = client.orders(1, 3, None).await.unwrap();
+    assert_eq!((first.page, first.limit, first.total, first.orders.len()), (1, 3, 7, 3));
+    assert_eq!(first.orders[0].id, ids[6], "newest first");
+    let last = client.orders(3, 3, None).await.unwrap();
+    assert_eq!(last.orders.iter().map(|o| o.id.clone()).collect::<Vec<_>>(), vec![ids[0].clone()]);
+    let completed = client.orders(1, 50, Some("completed")).await.unwrap();
+    assert_eq!((completed.total, completed.orders[0].id.clone()), (1, ids[0].clone()));
+    let defaults = account.signer().get("/api/v1/orders").send().await.json().unwrap();
+    assert_eq!((defaults["page"].as_u64(), defaults["limit"].as_u64()), (Some(1), Some(50)));
+
+    let signer = account.signer();
+    for query in ["page=0", "limit=0", "limit=101", "page=abc", "page=-1", "limit=1.5"] {
+        assert_error(&signer.get(&format!("/api/v1/orders?{query}")).send().await, 400, "invalid_pagination");
+    }
+    assert_error(&signer.get("/api/v1/orders?status=lost").send().await, 400, "invalid_status");
+}
+
+async fn a_key_in_flight_answers_wallet_locked(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let service = server.service(ServiceKind::Default, "1.00", 1, 10_000).await;
+    let account = server.customer("10.00").await;
+    let lock = server.db.hold_write_lock();
+    let signer = account.signer();
+    let body = order_body(service.id, 100);
+    let first = tokio::spawn({
+        let signer = signer.clone();
+        let body = body.clone();
+        async move { signer.order(&body, "slow-key").send().await }
+    });
+    // Give the first request time to reach the (blocked) writer.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = signer.order(&body, "slow-key").send().await;
+    assert_error(&second, 409, "customer_wallet_locked");
+    assert_eq!(second.header("retry-after"), Some("1"));
+    drop(lock);
+    let first = first.await.unwrap();
+    assert_eq!(first.status, 201, "{}", text(&first));
+    let third = signer.order(&body, "slow-key").send().await;
+    assert_eq!((third.status, third.header("idempotent-replayed")), (201, Some("true")));
+    assert_eq!(third.body, first.body);
+    assert_eq!(server.store.wallet(account.customer).await.unwrap().balance.0, 990);
+}
+
+async fn a_locked_database_answers_503_and_recovers(backend: Backend) {
+    let options = ServerOptions { store: StoreOptions { busy_timeout: Duration::from_millis(200), ..Default::default() }, ..Default::default() };
+    let server = TestServer::start_with(backend, options).await;
+    let service = server.service(ServiceKind::Default, "1.00", 1, 10_000).await;
+    let account = server.customer("10.00").await;
+    let lock = server.db.hold_write_lock();
+    let started = std::time::Instant::now();
+    let response = account.signer().order(&order_body(service.id, 100), "k").send().await;
+    assert_error(&response, 503, "database_unavailable");
+    assert!(response.header("retry-after").is_some());
+    assert!(started.elapsed() < Duration::from_secs(5), "no hang: {:?}", started.elapsed());
+    drop(lock);
+    let retried = account.signer().order(&order_body(service.id, 100), "k").send().await;
+    assert_eq!(retried.status, 201, "{}", text(&retried));
+    assert_eq!(server.store.wallet(account.customer).await.unwrap().balance.0, 990, "charged once");
+    assert!(server.store.audit_books().await.unwrap().is_balanced());
+}
+
+async fn refunds_are_paid_once_from_the_order_price(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let service = server.service(ServiceKind::Default, "1.50", 1, 10_000).await;
+    let account = server.customer("10.00").await;
+    let client = account.client();
+    let place = |quantity| {
+        let client = &client;
+        async move {
+            let request = kassa_client::CreateOrderRequest {
+                service_id: service.id,
+                quantity,
+                link: "https://x".into(),
+                client_order_ref: None,
+                custom_comments: None,
+            };
+            client.create_order(&request, None).await.unwrap().order.id.parse::<kassa_core::OrderId>().unwrap()
+        }
+    };
+    let partial = place(450).await; // charge 0.675 → 0.68
+    let canceled = place(1000).await; // charge 1.50
+    // The price changes before the refunds: they use the order's own price.
+    server.store.update_service(service.id, ServicePatch { price_per_1000: Some("100".parse().unwrap()), ..Default::default() }).await.unwrap();
+
+    let change = |status, remains| StatusChange { status: Some(status), remains, ..Default::default() };
+    let p = server.store.change_order(&partial, change(OrderStatus::Partial, Some(157))).await.unwrap();
+    assert_eq!(p.refunded.0, 23, "0.68 * 157 / 450 = 0.2372 → 0.23, rounded down");
+    assert!(server.store.change_order(&partial, change(OrderStatus::Partial, Some(100))).await.is_ok(), "same status: no transition, no refund");
+    assert!(server.store.change_order(&partial, change(OrderStatus::Canceled, None)).await.is_err(), "final states stay final");
+    let c = server.store.change_order(&canceled, change(OrderStatus::Canceled, None)).await.unwrap();
+    assert_eq!(c.refunded.0, 150);
+    assert!(server.store.change_order(&canceled, change(OrderStatus::Canceled, None)).await.unwrap().refunded.0 == 150);
+
+    // 10.00 - 0.68 - 1.50 + 0.23 + 1.50
+    assert_eq!(client.balance().await.unwrap().balance.to_string(), "9.55");
+    let seen = client.order(partial.as_str()).await.unwrap();
+    assert_eq!((seen.status.as_str(), seen.refunded.to_string(), seen.remains), ("partial", "0.23".to_string(), Some(157)));
+    let books = server.store.audit_books().await.unwrap();
+    assert!(books.is_balanced(), "{books:?}");
+}

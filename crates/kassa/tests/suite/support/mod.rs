@@ -1,0 +1,309 @@
+//! The test harness: a fresh database per test, the real server on `127.0.0.1:0`, the real SDK,
+//! and helpers to make customers, keys and services. Tests are written once and run against every
+//! backend through [`backend_tests!`].
+
+#![allow(dead_code)]
+
+pub mod process;
+pub mod raw;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kassa_client::{Client, RetryPolicy};
+use kassa_core::catalog::ServiceKind;
+use kassa_core::crypto::{MasterKey, Vault};
+use kassa_core::{CustomerId, Minor};
+use kassa_server::{AppState, ServerConfig};
+use kassa_store::sqlite::{SqliteOptions, SqliteStore};
+use kassa_store::{ApiKeyRecord, LedgerKind, NewApiKey, NewCustomer, NewLedgerEntry, NewService, ServiceRecord, Store};
+
+/// The databases the behavioural suite runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+}
+
+/// Generates one `#[tokio::test]` per backend for each listed `async fn name(backend: Backend)`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::support::Backend::Sqlite).await
+                }
+            }
+        )*
+    };
+}
+
+/// A database made for one test and removed after it.
+pub struct TestDb {
+    pub backend: Backend,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestDb {
+    pub fn new(backend: Backend) -> Self {
+        Self { backend, dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    pub fn sqlite_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("kassa.db")
+    }
+
+    /// The `KASSA_DATABASE_URL` of this database, for spawning the binary.
+    pub fn url(&self) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("sqlite://{}", self.sqlite_path().display()),
+        }
+    }
+
+    pub async fn open(&self, options: &StoreOptions) -> Arc<dyn Store> {
+        match self.backend {
+            Backend::Sqlite => {
+                let mut sqlite = SqliteOptions::new(self.sqlite_path());
+                sqlite.busy_timeout = options.busy_timeout;
+                sqlite.currency = options.currency.clone();
+                Arc::new(SqliteStore::open(sqlite).await.expect("open SQLite store"))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub busy_timeout: Duration,
+    pub currency: Option<kassa_core::Currency>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { busy_timeout: Duration::from_secs(5), currency: None }
+    }
+}
+
+/// A running server with its own database.
+pub struct TestServer {
+    pub db: TestDb,
+    pub store: Arc<dyn Store>,
+    pub master_key: MasterKey,
+    pub vault: Vault,
+    pub base_url: String,
+    pub addr: std::net::SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub struct ServerOptions {
+    pub store: StoreOptions,
+    pub config: ServerConfig,
+    /// The key the server opens secrets with; `None` = the one the test seeds with.
+    pub server_master_key: Option<MasterKey>,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self { store: StoreOptions::default(), config: ServerConfig::default(), server_master_key: None }
+    }
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, ServerOptions::default()).await
+    }
+
+    pub async fn start_with(backend: Backend, options: ServerOptions) -> Self {
+        let db = TestDb::new(backend);
+        let store = db.open(&options.store).await;
+        let master_key = MasterKey::generate();
+        let vault = Vault::new(master_key.clone());
+        let server_vault = Vault::new(options.server_master_key.unwrap_or_else(|| master_key.clone()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let config = ServerConfig { listen: addr, ..options.config };
+        let state = AppState::new(store.clone(), server_vault, config);
+        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            kassa_server::serve(listener, state, async {
+                let _ = stop.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        Self {
+            db,
+            store,
+            master_key,
+            vault,
+            base_url: format!("http://{addr}"),
+            addr,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server (finishing requests in progress) and hands back its database.
+    pub async fn stop(self) -> TestDb {
+        let TestServer { db, shutdown, task, .. } = self;
+        if let Some(s) = shutdown {
+            let _ = s.send(());
+        }
+        if let Some(t) = task {
+            let _ = t.await;
+        }
+        db
+    }
+
+    pub fn currency(&self) -> &kassa_core::Currency {
+        self.store.currency()
+    }
+
+    /// A customer with `balance` (in the store currency, e.g. "10.00") and one active key.
+    pub async fn customer(&self, balance: &str) -> Account {
+        self.customer_with(balance, KeyOptions::default()).await
+    }
+
+    pub async fn customer_with(&self, balance: &str, key: KeyOptions) -> Account {
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let customer = self
+            .store
+            .create_customer(NewCustomer { email: format!("customer{n}@example.com"), first_name: Some(format!("C{n}")), ..Default::default() })
+            .await
+            .expect("create customer");
+        let amount = self.currency().parse(balance).expect("balance");
+        if amount.0 > 0 {
+            self.credit(customer.id, amount).await;
+        }
+        let (key, secret) = self.key_for(customer.id, key).await;
+        Account { customer: customer.id, key, secret, base_url: self.base_url.clone() }
+    }
+
+    pub async fn credit(&self, customer: CustomerId, amount: Minor) {
+        self.store
+            .post_ledger_entry(NewLedgerEntry {
+                customer_id: customer,
+                kind: LedgerKind::Topup,
+                amount,
+                reference: format!("test-topup-{}", kassa_core::ids::random_token(b"abcdef0123456789", 16)),
+                note: None,
+            })
+            .await
+            .expect("credit");
+    }
+
+    pub async fn key_for(&self, customer: CustomerId, options: KeyOptions) -> (ApiKeyRecord, String) {
+        let api_key = kassa_core::ids::generate_api_key();
+        let secret = kassa_core::ids::generate_api_secret();
+        let sealed = self.vault.seal(secret.as_bytes(), &kassa_server::auth::secret_context(&api_key));
+        let record = self
+            .store
+            .create_api_key(NewApiKey {
+                customer_id: customer,
+                api_key,
+                secret_sealed: sealed,
+                allowed_ips: options.allowed_ips.iter().map(|s| s.parse().expect("CIDR")).collect(),
+                allowed_services: options.allowed_services,
+                rate_limit_per_minute: options.rate_limit_per_minute,
+            })
+            .await
+            .expect("create key");
+        (record, secret)
+    }
+
+    pub async fn service(&self, kind: ServiceKind, price: &str, min: u64, max: u64) -> ServiceRecord {
+        self.store
+            .create_service(NewService {
+                name: format!("{kind} service at {price}"),
+                category: "Test".into(),
+                kind,
+                price_per_1000: price.parse().expect("price"),
+                min,
+                max,
+            })
+            .await
+            .expect("create service")
+    }
+}
+
+static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+pub struct KeyOptions {
+    pub allowed_ips: Vec<&'static str>,
+    pub allowed_services: Vec<i64>,
+    pub rate_limit_per_minute: u32,
+}
+
+impl Default for KeyOptions {
+    fn default() -> Self {
+        Self { allowed_ips: Vec::new(), allowed_services: Vec::new(), rate_limit_per_minute: 100_000 }
+    }
+}
+
+/// A customer with a key, as an integrator holds it.
+#[derive(Clone)]
+pub struct Account {
+    pub customer: CustomerId,
+    pub key: ApiKeyRecord,
+    pub secret: String,
+    pub base_url: String,
+}
+
+impl Account {
+    /// An SDK client that does not retry, so tests see every answer.
+    pub fn client(&self) -> Client {
+        Client::with_retry(&self.base_url, &self.key.api_key, &self.secret, RetryPolicy::none()).expect("client")
+    }
+
+    /// An SDK client with the default retries.
+    pub fn retrying_client(&self) -> Client {
+        Client::new(&self.base_url, &self.key.api_key, &self.secret).expect("client")
+    }
+
+    pub fn signer(&self) -> raw::Signer {
+        raw::Signer::new(&self.base_url, &self.key.api_key, &self.secret)
+    }
+}
+
+/// Asserts an error answer: status, code, and `success: false`.
+pub fn assert_error(response: &kassa_client::RawResponse, status: u16, code: &str) -> serde_json::Value {
+    let body = response.json().unwrap_or_else(|e| panic!("HTTP {}: {e}: {:?}", response.status, String::from_utf8_lossy(&response.body)));
+    assert_eq!(
+        (response.status, body["error"].as_str()),
+        (status, Some(code)),
+        "unexpected answer: {}",
+        serde_json::to_string(&body).unwrap()
+    );
+    assert_eq!(body["success"], serde_json::json!(false));
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "message missing");
+    assert!(response.header("x-request-id").is_some(), "every answer carries X-Request-Id");
+    body
+}
+
+/// Holds the database's write lock until dropped, so writes of the server wait (and, past
+/// their timeout, fail) while it is held.
+pub struct WriteLock {
+    conn: Option<rusqlite::Connection>,
+}
+
+impl TestDb {
+    pub fn hold_write_lock(&self) -> WriteLock {
+        match self.backend {
+            Backend::Sqlite => {
+                let conn = rusqlite::Connection::open(self.sqlite_path()).expect("open SQLite");
+                conn.execute_batch("BEGIN IMMEDIATE").expect("take the write lock");
+                WriteLock { conn: Some(conn) }
+            }
+        }
+    }
+}
+
+impl Drop for WriteLock {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+    }
+}

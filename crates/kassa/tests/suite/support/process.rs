@@ -1,0 +1,133 @@
+//! The real `kassa` binary as a child process: for restarts, kills and the CLI contract.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_kassa")
+}
+
+/// The environment a kassa process of one test shares: its database and its data directory
+/// (where the master key is generated on first start).
+#[derive(Clone)]
+pub struct KassaEnv {
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    pub extra_env: Vec<(String, String)>,
+}
+
+impl KassaEnv {
+    pub fn new(database_url: &str, data_dir: &Path) -> Self {
+        Self { database_url: database_url.into(), data_dir: data_dir.into(), extra_env: Vec::new() }
+    }
+
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(binary());
+        command
+            .env_remove("KASSA_MASTER_KEY")
+            .env("KASSA_DATABASE_URL", &self.database_url)
+            .env("KASSA_DATA_DIR", &self.data_dir)
+            .env("KASSA_LOG", "warn");
+        for (k, v) in &self.extra_env {
+            command.env(k, v);
+        }
+        command
+    }
+
+    /// Runs `kassa <args>` to completion.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().expect("run kassa")
+    }
+
+    /// Runs `kassa <args> --json` and parses its one JSON object; panics with stderr on failure.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all: Vec<&str> = args.to_vec();
+        all.push("--json");
+        let output = self.run(&all);
+        assert!(
+            output.status.success(),
+            "kassa {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&output.stderr),
+            String::from_utf8_lossy(&output.stdout)
+        );
+        serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("kassa {args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
+    }
+
+    pub fn serve(&self, extra_args: &[&str]) -> KassaProcess {
+        KassaProcess::start(self, extra_args)
+    }
+}
+
+pub struct KassaProcess {
+    child: Child,
+    pub base_url: String,
+    /// Everything the process printed on stdout up to the listening line.
+    pub banner: Vec<String>,
+}
+
+impl KassaProcess {
+    pub fn start(env: &KassaEnv, extra_args: &[&str]) -> Self {
+        let mut child = env
+            .command()
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra_args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn kassa serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (lines_tx, lines_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if lines_tx.send(line).is_err() {
+                    // Keep draining so the child never blocks on a full pipe.
+                    continue;
+                }
+            }
+        });
+        let mut banner = Vec::new();
+        loop {
+            match lines_rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(line) => {
+                    let found = line.strip_prefix("kassa listening on ").map(str::to_string);
+                    banner.push(line);
+                    if let Some(url) = found {
+                        return Self { child, base_url: url, banner };
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("kassa serve did not report its address; printed: {banner:?}");
+                }
+            }
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL: no shutdown, no flush — a crash.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        self.child.wait().expect("wait for kassa")
+    }
+}
+
+impl Drop for KassaProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
