@@ -65,7 +65,14 @@ impl ApiFailure {
             Some(b) => (b.error.clone(), b.message.clone()),
             None => (format!("http_{}", raw.status), String::from_utf8_lossy(&raw.body).chars().take(200).collect()),
         };
-        Self { status: raw.status, code, message, body, retry_after, request_id: raw.header("x-request-id").map(str::to_string) }
+        Self {
+            status: raw.status,
+            code,
+            message,
+            body,
+            retry_after,
+            request_id: raw.header("x-request-id").map(str::to_string),
+        }
     }
 
     /// Whether the same request may simply be sent again later.

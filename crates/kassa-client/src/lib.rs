@@ -33,11 +33,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use error::{ApiFailure, Error};
 pub use kassa_wire::profile::{Profile, ProfileEdit, ServerTime, VerifyRequest};
+use kassa_wire::sign;
 pub use kassa_wire::v1::{
     BalanceResponse, CreateOrderRequest, CreateOrderResponse, ErrorBody, Order, OrderListResponse, Service,
 };
 pub use kassa_wire::Amount;
-use kassa_wire::sign;
 pub use reqwest::Method;
 use serde::de::DeserializeOwned;
 
@@ -252,13 +252,18 @@ impl Client {
 
     /// `GET /api/v1/services`
     pub async fn services(&self) -> Result<Vec<Service>, Error> {
-        let (body, _): (kassa_wire::v1::ServicesResponse, _) = self.call_v1(Method::GET, "/api/v1/services", None, None).await?;
+        let (body, _): (kassa_wire::v1::ServicesResponse, _) =
+            self.call_v1(Method::GET, "/api/v1/services", None, None).await?;
         Ok(body.services)
     }
 
     /// `POST /api/v1/orders`. Without an idempotency key the client makes one, and uses it for
     /// every retry of this call, so a retry can never create a second order.
-    pub async fn create_order(&self, order: &CreateOrderRequest, idempotency_key: Option<&str>) -> Result<PlacedOrder, Error> {
+    pub async fn create_order(
+        &self,
+        order: &CreateOrderRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<PlacedOrder, Error> {
         let key = idempotency_key.map(str::to_string).unwrap_or_else(|| format!("kassa-{}", uuid::Uuid::new_v4()));
         let body = serde_json::to_vec(order).map_err(|e| Error::Decode(e.to_string()))?;
         let (response, raw): (CreateOrderResponse, _) =

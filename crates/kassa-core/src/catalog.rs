@@ -70,14 +70,21 @@ pub struct ServiceTerms {
 pub enum OrderRefusal {
     ServiceNotFound,
     ServiceNotAllowed,
-    QuantityBelowMinimum { min: u64 },
-    QuantityAboveMaximum { max: u64 },
+    QuantityBelowMinimum {
+        min: u64,
+    },
+    QuantityAboveMaximum {
+        max: u64,
+    },
     InvalidCustomComments(String),
     /// Same idempotency key, different request.
     IdempotencyKeyReused,
     /// `client_order_ref` already used by this customer.
     ClientOrderRefReused,
-    InsufficientBalance { balance: Minor, required: Minor },
+    InsufficientBalance {
+        balance: Minor,
+        required: Minor,
+    },
     CustomerNotFound,
     /// The same idempotency key is being processed right now.
     InFlight,
@@ -102,7 +109,12 @@ impl OrderRefusal {
 impl ServiceTerms {
     /// Checks `request` against this service and the key's allow-list and returns the charge.
     /// `allowed_services` empty means every service.
-    pub fn quote(&self, request: &OrderRequest, allowed_services: &[i64], currency: &Currency) -> Result<Minor, OrderRefusal> {
+    pub fn quote(
+        &self,
+        request: &OrderRequest,
+        allowed_services: &[i64],
+        currency: &Currency,
+    ) -> Result<Minor, OrderRefusal> {
         if !self.active {
             return Err(OrderRefusal::ServiceNotFound);
         }
@@ -163,7 +175,10 @@ mod tests {
     fn quotes_and_refuses_in_the_documented_order() {
         let usd = Currency::usd();
         assert_eq!(terms(ServiceKind::Default).quote(&request(1000, None), &[], &usd), Ok(Minor(45)));
-        assert_eq!(terms(ServiceKind::Default).quote(&request(1000, None), &[8], &usd), Err(OrderRefusal::ServiceNotAllowed));
+        assert_eq!(
+            terms(ServiceKind::Default).quote(&request(1000, None), &[8], &usd),
+            Err(OrderRefusal::ServiceNotAllowed)
+        );
         assert_eq!(
             terms(ServiceKind::Default).quote(&request(9, None), &[7], &usd),
             Err(OrderRefusal::QuantityBelowMinimum { min: 10 })
@@ -181,7 +196,10 @@ mod tests {
         let usd = Currency::usd();
         let custom = ServiceTerms { min: 1, ..terms(ServiceKind::CustomComments) };
         assert!(custom.quote(&request(2, Some(vec!["a", "b"])), &[], &usd).is_ok());
-        assert!(matches!(custom.quote(&request(3, Some(vec!["a", "b"])), &[], &usd), Err(OrderRefusal::InvalidCustomComments(_))));
+        assert!(matches!(
+            custom.quote(&request(3, Some(vec!["a", "b"])), &[], &usd),
+            Err(OrderRefusal::InvalidCustomComments(_))
+        ));
         assert!(matches!(custom.quote(&request(2, None), &[], &usd), Err(OrderRefusal::InvalidCustomComments(_))));
         assert!(matches!(
             terms(ServiceKind::Default).quote(&request(20, Some(vec!["a"])), &[], &usd),

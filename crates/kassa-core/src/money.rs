@@ -98,10 +98,10 @@ impl Currency {
     /// the currency has are refused rather than rounded: money typed by a person must be exact.
     pub fn parse(&self, text: &str) -> Result<Minor, MoneyError> {
         let value = parse_decimal(text)?;
-        self.from_decimal_exact(value, text)
+        self.exact_minor(value, text)
     }
 
-    fn from_decimal_exact(&self, value: Decimal, text: &str) -> Result<Minor, MoneyError> {
+    fn exact_minor(&self, value: Decimal, text: &str) -> Result<Minor, MoneyError> {
         let scaled = value.round_dp_with_strategy(self.decimals as u32, RoundingStrategy::ToZero);
         if scaled != value {
             return Err(MoneyError::TooPrecise { value: text.to_string(), decimals: self.decimals as u32 });
@@ -278,7 +278,8 @@ mod tests {
     }
 
     fn price_strategy() -> impl Strategy<Value = Price> {
-        (1i64..=10_000_000_000i64, 0u32..=8).prop_filter_map("valid price", |(m, s)| Price::new(Decimal::new(m, s)).ok())
+        (1i64..=10_000_000_000i64, 0u32..=8)
+            .prop_filter_map("valid price", |(m, s)| Price::new(Decimal::new(m, s)).ok())
     }
 
     proptest! {

@@ -63,14 +63,13 @@ impl OrderRequest {
             .as_object()
             .ok_or_else(|| Rejection::on(ErrorCode::InvalidJson, "body", "the body must be a JSON object"))?;
 
-        let service_id = positive_integer(object.get("service_id"))
-            .filter(|&id| id <= i64::MAX as u64)
-            .ok_or_else(|| {
+        let service_id =
+            positive_integer(object.get("service_id")).filter(|&id| id <= i64::MAX as u64).ok_or_else(|| {
                 Rejection::on(ErrorCode::InvalidServiceOrQuantity, "service_id", "must be a positive integer")
             })? as i64;
-        let quantity = positive_integer(object.get("quantity"))
-            .filter(|&q| q <= MAX_QUANTITY)
-            .ok_or_else(|| Rejection::on(ErrorCode::InvalidServiceOrQuantity, "quantity", "must be a positive integer"))?;
+        let quantity = positive_integer(object.get("quantity")).filter(|&q| q <= MAX_QUANTITY).ok_or_else(|| {
+            Rejection::on(ErrorCode::InvalidServiceOrQuantity, "quantity", "must be a positive integer")
+        })?;
 
         let link = match object.get("link") {
             None | Some(Value::Null) => return Err(Rejection::new(ErrorCode::MissingLink)),
@@ -88,7 +87,9 @@ impl OrderRequest {
         let client_order_ref = match object.get("client_order_ref") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(client_order_ref(s)?),
-            Some(_) => return Err(Rejection::on(ErrorCode::InvalidClientOrderRef, "client_order_ref", "must be a string")),
+            Some(_) => {
+                return Err(Rejection::on(ErrorCode::InvalidClientOrderRef, "client_order_ref", "must be a string"))
+            }
         };
 
         let custom_comments = match object.get("custom_comments") {
@@ -137,7 +138,9 @@ impl OrderRequest {
 fn positive_integer(value: Option<&Value>) -> Option<u64> {
     let n = match value? {
         Value::Number(n) => n.as_u64()?,
-        Value::String(s) if !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok()?,
+        Value::String(s) if !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse().ok()?
+        }
         _ => return None,
     };
     (n > 0).then_some(n)
@@ -254,8 +257,14 @@ mod tests {
         assert_eq!(code(json!({"service_id": 1, "quantity": 1, "link": "  "})), MissingLink);
         assert_eq!(code(json!({"service_id": 1, "quantity": 1, "link": "x".repeat(2049)})), InvalidLink);
         assert_eq!(code(json!({"service_id": 1, "quantity": 1, "link": "a\u{0}b"})), InvalidLink);
-        assert_eq!(code(json!({"service_id": 1, "quantity": 1, "link": "x", "client_order_ref": 5})), InvalidClientOrderRef);
-        assert_eq!(code(json!({"service_id": 1, "quantity": 1, "link": "x", "custom_comments": ["a"]})), InvalidCustomComments);
+        assert_eq!(
+            code(json!({"service_id": 1, "quantity": 1, "link": "x", "client_order_ref": 5})),
+            InvalidClientOrderRef
+        );
+        assert_eq!(
+            code(json!({"service_id": 1, "quantity": 1, "link": "x", "custom_comments": ["a"]})),
+            InvalidCustomComments
+        );
         assert_eq!(code(json!([1, 2])), InvalidJson);
         assert!(OrderRequest::from_json(&json!({"service_id": "7", "quantity": "10", "link": "x"})).is_ok());
     }
@@ -284,7 +293,10 @@ mod tests {
         assert_eq!((p.page, p.limit, p.status), (1, 50, None));
         assert_eq!(PageRequest::parse(Some("2"), Some("10"), Some("pending")).unwrap().offset(), 10);
         for (page, limit) in [("0", "1"), ("1", "0"), ("1", "101"), ("x", "1"), ("-1", "1"), ("10001", "1")] {
-            assert_eq!(PageRequest::parse(Some(page), Some(limit), None).unwrap_err().code, ErrorCode::InvalidPagination);
+            assert_eq!(
+                PageRequest::parse(Some(page), Some(limit), None).unwrap_err().code,
+                ErrorCode::InvalidPagination
+            );
         }
         assert_eq!(PageRequest::parse(None, None, Some("lost")).unwrap_err().code, ErrorCode::InvalidStatusFilter);
     }

@@ -68,12 +68,14 @@ impl ApiError {
         let error = ApiError::new(refusal.code());
         match refusal {
             OrderRefusal::QuantityBelowMinimum { min } => {
-                let mut e = error.with_message(format!("The requested quantity is below the service minimum of {min}."));
+                let mut e =
+                    error.with_message(format!("The requested quantity is below the service minimum of {min}."));
                 e.body.min = Some(min);
                 e
             }
             OrderRefusal::QuantityAboveMaximum { max } => {
-                let mut e = error.with_message(format!("The requested quantity is above the service maximum of {max}."));
+                let mut e =
+                    error.with_message(format!("The requested quantity is above the service maximum of {max}."));
                 e.body.max = Some(max);
                 e
             }

@@ -43,7 +43,10 @@ pub async fn request_context(State(state): State<AppState>, request: Request, ne
         Ok(response) => response,
         Err(_) => {
             tracing::warn!(id = %request_id, %method, %path, "request timed out");
-            ApiError::new(ErrorCode::DatabaseUnavailable).with_message("The request took too long; retry it.").retry_after(1).into_response()
+            ApiError::new(ErrorCode::DatabaseUnavailable)
+                .with_message("The request took too long; retry it.")
+                .retry_after(1)
+                .into_response()
         }
     };
 

@@ -16,7 +16,9 @@ pub struct Migration {
 pub enum SchemaState {
     Current,
     /// Migrations this build has and the database lacks (all of them for a new database).
-    Behind { pending: Vec<i64> },
+    Behind {
+        pending: Vec<i64>,
+    },
 }
 
 pub fn compare(applied: &[i64], known: &[Migration]) -> Result<SchemaState, StoreError> {
@@ -37,10 +39,8 @@ pub fn compare(applied: &[i64], known: &[Migration]) -> Result<SchemaState, Stor
 mod tests {
     use super::*;
 
-    const KNOWN: &[Migration] = &[
-        Migration { version: 1, name: "a", sql: "" },
-        Migration { version: 2, name: "b", sql: "" },
-    ];
+    const KNOWN: &[Migration] =
+        &[Migration { version: 1, name: "a", sql: "" }, Migration { version: 2, name: "b", sql: "" }];
 
     #[test]
     fn compares_versions() {

@@ -49,7 +49,8 @@ pub fn service(currency: &Currency, s: &ServiceRecord) -> Value {
 pub fn order(currency: &Currency, o: &OrderRecord) -> Value {
     let mut value = serde_json::to_value(present::order(currency, o)).expect("order serializes");
     value["customer_id"] = json!(o.customer_id.0);
-    value["price_per_1000"] = serde_json::to_value(kassa_wire::Amount(o.price_per_1000.decimal())).expect("amount serializes");
+    value["price_per_1000"] =
+        serde_json::to_value(kassa_wire::Amount(o.price_per_1000.decimal())).expect("amount serializes");
     value["custom_comments"] = json!(o.custom_comments);
     value["idempotency_key"] = json!(o.idempotency_key);
     value

@@ -71,18 +71,23 @@ impl Settings {
     pub fn resolve(global: &GlobalArgs) -> Result<Self> {
         let file = match &global.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
                 toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))?
             }
             None => FileConfig::default(),
         };
-        let data_dir = global.data_dir.clone().or_else(|| file.data_dir.clone()).unwrap_or_else(|| PathBuf::from("kassa-data"));
+        let data_dir =
+            global.data_dir.clone().or_else(|| file.data_dir.clone()).unwrap_or_else(|| PathBuf::from("kassa-data"));
         let database = match global.database_url.clone().or_else(|| file.database_url.clone()) {
             Some(url) => parse_database_url(&url)?,
             None => Database::Sqlite(data_dir.join("kassa.db")),
         };
-        let master_key_file =
-            global.master_key_file.clone().or_else(|| file.master_key_file.clone()).unwrap_or_else(|| data_dir.join("master.key"));
+        let master_key_file = global
+            .master_key_file
+            .clone()
+            .or_else(|| file.master_key_file.clone())
+            .unwrap_or_else(|| data_dir.join("master.key"));
         let log_format = global.log_format.or(file.log_format).unwrap_or(LogFormat::Text);
         Ok(Self { database, master_key_file, log_format, file })
     }
@@ -103,12 +108,20 @@ impl Settings {
     pub async fn open_store(&self, currency: Option<Currency>) -> Result<Arc<dyn Store>> {
         match &self.database {
             Database::Sqlite(path) => {
+                if let Some(dir) = path.parent() {
+                    private_dir(dir)?;
+                }
                 let options = SqliteOptions { currency, ..SqliteOptions::new(path) };
-                let store = SqliteStore::open(options).await.with_context(|| format!("opening SQLite database {}", path.display()))?;
+                let store = SqliteStore::open(options)
+                    .await
+                    .with_context(|| format!("opening SQLite database {}", path.display()))?;
                 Ok(Arc::new(store))
             }
             Database::Postgres(url) => {
-                bail!("{}: PostgreSQL support is not built into this kassa yet; use the embedded SQLite store", redact_url(url))
+                bail!(
+                    "{}: PostgreSQL support is not built into this kassa yet; use the embedded SQLite store",
+                    redact_url(url)
+                )
             }
         }
     }
@@ -123,7 +136,8 @@ impl Settings {
         let path = &self.master_key_file;
         if path.exists() {
             check_key_file_mode(path)?;
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading master key {}", path.display()))?;
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("reading master key {}", path.display()))?;
             return MasterKey::parse(&text).with_context(|| format!("master key file {}", path.display()));
         }
         match self.database {
@@ -148,10 +162,23 @@ fn parse_database_url(url: &str) -> Result<Database> {
     bail!("database URL must start with sqlite:// or postgres://, got {}", redact_url(url))
 }
 
+/// Creates a directory for kassa's data readable by its owner only (it holds the money and,
+/// by default, the master key). An existing directory is left as the operator made it.
+pub fn private_dir(dir: &Path) -> Result<()> {
+    if dir.as_os_str().is_empty() || dir.exists() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).with_context(|| format!("creating {}", dir.display()))
+}
+
 fn create_key_file(path: &Path) -> Result<MasterKey> {
     use std::io::Write;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    if let Some(dir) = path.parent() {
+        private_dir(dir)?;
     }
     let key = MasterKey::generate();
     let mut options = std::fs::OpenOptions::new();
@@ -183,8 +210,12 @@ mod tests {
 
     #[test]
     fn database_urls() {
-        assert!(matches!(parse_database_url("sqlite://data/k.db").unwrap(), Database::Sqlite(p) if p == Path::new("data/k.db")));
-        assert!(matches!(parse_database_url("sqlite:///tmp/k.db").unwrap(), Database::Sqlite(p) if p == Path::new("/tmp/k.db")));
+        assert!(
+            matches!(parse_database_url("sqlite://data/k.db").unwrap(), Database::Sqlite(p) if p == Path::new("data/k.db"))
+        );
+        assert!(
+            matches!(parse_database_url("sqlite:///tmp/k.db").unwrap(), Database::Sqlite(p) if p == Path::new("/tmp/k.db"))
+        );
         assert!(matches!(parse_database_url("postgres://u:p@h/db").unwrap(), Database::Postgres(_)));
         assert!(parse_database_url("mysql://x").is_err());
         assert_eq!(redact_url("postgres://u:p4ss@h:5432/db"), "postgres://u:***@h:5432/db");

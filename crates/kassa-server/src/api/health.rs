@@ -16,7 +16,10 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<HealthRe
         Ok(()) => (StatusCode::OK, Json(HealthResponse { success: true, status: "ready".into() })),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(HealthResponse { success: false, status: "database_unavailable".into() }))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(HealthResponse { success: false, status: "database_unavailable".into() }),
+            )
         }
     }
 }

@@ -16,7 +16,9 @@ pub fn client_ip(parts: &Parts, trusted_proxies: &[IpNet]) -> Option<IpAddr> {
     }
     let mut hops: Vec<IpAddr> = Vec::new();
     for value in parts.headers.get_all("x-forwarded-for") {
-        let Ok(text) = value.to_str() else { return Some(peer) };
+        let Ok(text) = value.to_str() else {
+            return Some(peer);
+        };
         for hop in text.split(',') {
             match hop.trim().parse::<IpAddr>() {
                 Ok(ip) => hops.push(canonical(ip)),

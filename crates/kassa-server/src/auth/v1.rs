@@ -33,9 +33,8 @@ impl FromRequest<AppState> for Signed {
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
         let (parts, body) = request.into_parts();
-        let header = |name: &str| {
-            parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
-        };
+        let header =
+            |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
         let (Some(api_key), Some(timestamp), Some(signature)) =
             (header("x-api-key"), header("x-timestamp"), header("x-signature"))
         else {
@@ -47,7 +46,8 @@ impl FromRequest<AppState> for Signed {
             return Err(ApiError::new(ErrorCode::TimestampOutOfRange));
         }
         let signature = parse_signature(signature).map_err(|_| {
-            ApiError::new(ErrorCode::InvalidSignature).with_detail("X-Signature", "must be 64 hex characters, optionally prefixed sha256=")
+            ApiError::new(ErrorCode::InvalidSignature)
+                .with_detail("X-Signature", "must be 64 hex characters, optionally prefixed sha256=")
         })?;
         let body = to_bytes(body, state.config.v1_body_limit).await.map_err(|_| {
             ApiError::new(ErrorCode::PayloadTooLarge)
@@ -57,7 +57,9 @@ impl FromRequest<AppState> for Signed {
         let key = find_key(state, api_key).await.map_err(|failure| match failure {
             KeyFailure::Invalid => ApiError::new(ErrorCode::InvalidApiKey),
             KeyFailure::Store(e) => ApiError::from_store(e, ErrorCode::AuthError),
-            KeyFailure::Secret(e) => ApiError::internal(ErrorCode::AuthError, format!("API secret of a key does not open: {e}")),
+            KeyFailure::Secret(e) => {
+                ApiError::internal(ErrorCode::AuthError, format!("API secret of a key does not open: {e}"))
+            }
         })?;
 
         let signed = SignedRequest {

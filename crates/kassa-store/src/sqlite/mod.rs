@@ -71,10 +71,17 @@ pub(crate) fn map_err(error: rusqlite::Error) -> StoreError {
     use rusqlite::ErrorCode::*;
     match &error {
         rusqlite::Error::SqliteFailure(failure, _) => match failure.code {
-            DatabaseBusy | DatabaseLocked | DiskFull | SystemIoFailure | CannotOpen | ReadOnly | OutOfMemory
-            | DatabaseCorrupt | NotADatabase | FileLockingProtocolFailed | PermissionDenied => {
-                StoreError::Unavailable(error.to_string())
-            }
+            DatabaseBusy
+            | DatabaseLocked
+            | DiskFull
+            | SystemIoFailure
+            | CannotOpen
+            | ReadOnly
+            | OutOfMemory
+            | DatabaseCorrupt
+            | NotADatabase
+            | FileLockingProtocolFailed
+            | PermissionDenied => StoreError::Unavailable(error.to_string()),
             ConstraintViolation => StoreError::Conflict(error.to_string()),
             _ => StoreError::Internal(error.to_string()),
         },
@@ -157,7 +164,8 @@ impl SqliteStore {
             }
         }
         let currency = settle_currency(&conn, options.currency.as_ref())?;
-        let readers = Arc::new(Readers { path: path.clone(), busy_timeout: options.busy_timeout, idle: Mutex::new(Vec::new()) });
+        let readers =
+            Arc::new(Readers { path: path.clone(), busy_timeout: options.busy_timeout, idle: Mutex::new(Vec::new()) });
         let writer = writer::Writer::start(conn, options.max_batch, options.queue_len);
         Ok(Self { path, currency, writer, readers })
     }
@@ -218,7 +226,8 @@ fn applied_migrations(conn: &Connection) -> StoreResult<Vec<i64>> {
     )
     .map_err(map_err)?;
     let mut stmt = conn.prepare("SELECT version FROM kassa_schema ORDER BY version").map_err(map_err)?;
-    let versions = stmt.query_map([], |r| r.get(0)).map_err(map_err)?.collect::<Result<Vec<i64>, _>>().map_err(map_err)?;
+    let versions =
+        stmt.query_map([], |r| r.get(0)).map_err(map_err)?.collect::<Result<Vec<i64>, _>>().map_err(map_err)?;
     Ok(versions)
 }
 
@@ -233,7 +242,10 @@ fn apply_migrations(conn: &Connection, pending: &[i64]) -> StoreResult<()> {
         );
         if let Err(e) = conn.execute_batch(&sql) {
             let _ = conn.execute_batch("ROLLBACK");
-            return Err(StoreError::Schema(format!("migration {} ({}) failed: {e}", migration.version, migration.name)));
+            return Err(StoreError::Schema(format!(
+                "migration {} ({}) failed: {e}",
+                migration.version, migration.name
+            )));
         }
         tracing::info!(version = migration.version, name = migration.name, "applied SQLite migration");
     }
@@ -248,7 +260,8 @@ fn settle_currency(conn: &Connection, configured: Option<&Currency>) -> StoreRes
     };
     match (read("currency")?, read("currency_decimals")?) {
         (Some(code), Some(decimals)) => {
-            let decimals: u8 = decimals.parse().map_err(|_| StoreError::Internal("bad currency_decimals setting".into()))?;
+            let decimals: u8 =
+                decimals.parse().map_err(|_| StoreError::Internal("bad currency_decimals setting".into()))?;
             let stored = Currency::new(&code, decimals).map_err(|e| StoreError::Internal(e.to_string()))?;
             if let Some(configured) = configured {
                 if configured != &stored {

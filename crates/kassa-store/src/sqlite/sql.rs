@@ -34,8 +34,11 @@ pub fn create_customer(conn: &Connection, new: &NewCustomer, now: Millis) -> Sto
         match inserted {
             Ok(_) => {
                 let id = CustomerId(conn.last_insert_rowid());
-                conn.execute("INSERT INTO wallets (customer_id, balance, updated_at) VALUES (?1, 0, ?2)", params![id.0, now])
-                    .map_err(map_err)?;
+                conn.execute(
+                    "INSERT INTO wallets (customer_id, balance, updated_at) VALUES (?1, 0, ?2)",
+                    params![id.0, now],
+                )
+                .map_err(map_err)?;
                 return customer(conn, id)?.ok_or_else(|| StoreError::Internal("customer vanished".into()));
             }
             Err(e) if is_unique_violation(&e, "customers.user_id") => continue,
@@ -55,12 +58,18 @@ pub fn customer(conn: &Connection, id: CustomerId) -> StoreResult<Option<Custome
 }
 
 pub fn list_customers(conn: &Connection) -> StoreResult<Vec<Customer>> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {CUSTOMER_COLUMNS} FROM customers ORDER BY id")).map_err(map_err)?;
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {CUSTOMER_COLUMNS} FROM customers ORDER BY id")).map_err(map_err)?;
     let rows = stmt.query_map([], rows::customer).map_err(map_err)?;
     rows.collect::<Result<_, _>>().map_err(map_err)
 }
 
-pub fn set_customer_status(conn: &Connection, id: CustomerId, status: CustomerStatus, now: Millis) -> StoreResult<Customer> {
+pub fn set_customer_status(
+    conn: &Connection,
+    id: CustomerId,
+    status: CustomerStatus,
+    now: Millis,
+) -> StoreResult<Customer> {
     let changed = conn
         .execute("UPDATE customers SET status = ?1, updated_at = ?2 WHERE id = ?3", params![status.as_str(), now, id.0])
         .map_err(map_err)?;
@@ -241,7 +250,9 @@ pub fn create_api_key(conn: &Connection, new: &NewApiKey, now: Millis) -> StoreR
     );
     match inserted {
         Ok(_) => api_key_by_value(conn, &new.api_key)?.ok_or_else(|| StoreError::Internal("key vanished".into())),
-        Err(e) if is_unique_violation(&e, "api_keys.api_key") => Err(StoreError::Conflict("API key already exists".into())),
+        Err(e) if is_unique_violation(&e, "api_keys.api_key") => {
+            Err(StoreError::Conflict("API key already exists".into()))
+        }
         Err(e) => Err(map_err(e)),
     }
 }
@@ -271,19 +282,29 @@ pub fn auth_record(conn: &Connection, api_key: &str) -> StoreResult<Option<AuthR
     .map_err(map_err)
 }
 
-pub fn set_api_key_status(conn: &Connection, api_key: &str, status: KeyStatus, now: Millis) -> StoreResult<ApiKeyRecord> {
+pub fn set_api_key_status(
+    conn: &Connection,
+    api_key: &str,
+    status: KeyStatus,
+    now: Millis,
+) -> StoreResult<ApiKeyRecord> {
     let current = api_key_by_value(conn, api_key)?.ok_or_else(|| StoreError::NotFound(format!("API key {api_key}")))?;
     if current.status == KeyStatus::Revoked && status != KeyStatus::Revoked {
         return Err(StoreError::Invalid("a revoked key stays revoked; create a new key".into()));
     }
-    conn.execute("UPDATE api_keys SET status = ?1, updated_at = ?2 WHERE api_key = ?3", params![status.as_str(), now, api_key])
-        .map_err(map_err)?;
+    conn.execute(
+        "UPDATE api_keys SET status = ?1, updated_at = ?2 WHERE api_key = ?3",
+        params![status.as_str(), now, api_key],
+    )
+    .map_err(map_err)?;
     api_key_by_value(conn, api_key)?.ok_or_else(|| StoreError::NotFound(format!("API key {api_key}")))
 }
 
 pub fn list_api_keys(conn: &Connection, customer: Option<CustomerId>) -> StoreResult<Vec<ApiKeyRecord>> {
     let mut stmt = conn
-        .prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE ?1 IS NULL OR k.customer_id = ?1 ORDER BY k.id"))
+        .prepare_cached(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys k WHERE ?1 IS NULL OR k.customer_id = ?1 ORDER BY k.id"
+        ))
         .map_err(map_err)?;
     let rows = stmt.query_map([customer.map(|c| c.0)], rows::api_key).map_err(map_err)?;
     rows.collect::<Result<_, _>>().map_err(map_err)
@@ -294,7 +315,10 @@ pub fn list_api_keys(conn: &Connection, customer: Option<CustomerId>) -> StoreRe
 
 fn check_bounds(min: u64, max: u64) -> StoreResult<()> {
     if min == 0 || max < min || max > kassa_core::validation::MAX_QUANTITY {
-        return Err(StoreError::Invalid(format!("need 1 <= min <= max <= {}, got min {min} max {max}", kassa_core::validation::MAX_QUANTITY)));
+        return Err(StoreError::Invalid(format!(
+            "need 1 <= min <= max <= {}, got min {min} max {max}",
+            kassa_core::validation::MAX_QUANTITY
+        )));
     }
     Ok(())
 }
@@ -352,11 +376,17 @@ pub fn services(conn: &Connection, active_only: bool) -> StoreResult<Vec<Service
 // ---------------------------------------------------------------------------------------------
 // Orders
 
-fn order_by_idempotency(conn: &Connection, customer: CustomerId, key: &str) -> StoreResult<Option<(OrderRecord, Vec<u8>)>> {
+fn order_by_idempotency(
+    conn: &Connection,
+    customer: CustomerId,
+    key: &str,
+) -> StoreResult<Option<(OrderRecord, Vec<u8>)>> {
     conn.prepare_cached(&format!(
         "SELECT {ORDER_COLUMNS}, request_fingerprint FROM orders WHERE customer_id = ?1 AND idempotency_key = ?2"
     ))
-    .and_then(|mut s| s.query_row(params![customer.0, key], |r| Ok((rows::order(r)?, r.get::<_, Vec<u8>>(19)?))).optional())
+    .and_then(|mut s| {
+        s.query_row(params![customer.0, key], |r| Ok((rows::order(r)?, r.get::<_, Vec<u8>>(19)?))).optional()
+    })
     .map_err(map_err)
 }
 
@@ -430,7 +460,9 @@ pub fn create_order(conn: &Connection, currency: &Currency, new: &NewOrder, now:
             // Only possible if another process wrote the same key or reference in between;
             // the unique indexes are the backstop of the checks above.
             Err(e) if is_unique_violation(&e, "idempotency_key") => return Err(OrderRefusal::InFlight.into()),
-            Err(e) if is_unique_violation(&e, "client_order_ref") => return Err(OrderRefusal::ClientOrderRefReused.into()),
+            Err(e) if is_unique_violation(&e, "client_order_ref") => {
+                return Err(OrderRefusal::ClientOrderRefReused.into())
+            }
             Err(e) => return Err(map_err(e)),
         }
     }
@@ -472,9 +504,11 @@ pub fn create_order(conn: &Connection, currency: &Currency, new: &NewOrder, now:
 }
 
 pub fn order(conn: &Connection, customer: Option<CustomerId>, id: &OrderId) -> StoreResult<Option<OrderRecord>> {
-    conn.prepare_cached(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1 AND (?2 IS NULL OR customer_id = ?2)"))
-        .and_then(|mut s| s.query_row(params![id.as_str(), customer.map(|c| c.0)], rows::order).optional())
-        .map_err(map_err)
+    conn.prepare_cached(&format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1 AND (?2 IS NULL OR customer_id = ?2)"
+    ))
+    .and_then(|mut s| s.query_row(params![id.as_str(), customer.map(|c| c.0)], rows::order).optional())
+    .map_err(map_err)
 }
 
 pub fn list_orders(conn: &Connection, filter: &OrderFilter) -> StoreResult<OrderPage> {
@@ -486,18 +520,24 @@ pub fn list_orders(conn: &Connection, filter: &OrderFilter) -> StoreResult<Order
             "WHERE customer_id = ?1 AND status = ?2 ORDER BY seq DESC",
             "SELECT COUNT(*) FROM orders WHERE customer_id = ?1 AND status = ?2",
         ),
-        (true, false) => {
-            ("WHERE customer_id = ?1 AND ?2 IS NULL ORDER BY seq DESC", "SELECT COUNT(*) FROM orders WHERE customer_id = ?1 AND ?2 IS NULL")
-        }
-        (false, true) => {
-            ("WHERE ?1 IS NULL AND status = ?2 ORDER BY seq DESC", "SELECT COUNT(*) FROM orders WHERE ?1 IS NULL AND status = ?2")
-        }
-        (false, false) => ("WHERE ?1 IS NULL AND ?2 IS NULL ORDER BY seq DESC", "SELECT COUNT(*) FROM orders WHERE ?1 IS NULL AND ?2 IS NULL"),
+        (true, false) => (
+            "WHERE customer_id = ?1 AND ?2 IS NULL ORDER BY seq DESC",
+            "SELECT COUNT(*) FROM orders WHERE customer_id = ?1 AND ?2 IS NULL",
+        ),
+        (false, true) => (
+            "WHERE ?1 IS NULL AND status = ?2 ORDER BY seq DESC",
+            "SELECT COUNT(*) FROM orders WHERE ?1 IS NULL AND status = ?2",
+        ),
+        (false, false) => (
+            "WHERE ?1 IS NULL AND ?2 IS NULL ORDER BY seq DESC",
+            "SELECT COUNT(*) FROM orders WHERE ?1 IS NULL AND ?2 IS NULL",
+        ),
     };
     conn.execute_batch("BEGIN").map_err(map_err)?;
     let page = (|| {
-        let mut stmt =
-            conn.prepare_cached(&format!("SELECT {ORDER_COLUMNS} FROM orders {list_sql} LIMIT ?3 OFFSET ?4")).map_err(map_err)?;
+        let mut stmt = conn
+            .prepare_cached(&format!("SELECT {ORDER_COLUMNS} FROM orders {list_sql} LIMIT ?3 OFFSET ?4"))
+            .map_err(map_err)?;
         let orders = stmt
             .query_map(params![customer, status, filter.limit, filter.offset() as i64], rows::order)
             .map_err(map_err)?
@@ -531,10 +571,14 @@ pub fn change_order(conn: &Connection, id: &OrderId, change: &StatusChange, now:
                 Minor(current.charge.0 - current.refunded.0)
             }
             RefundRule::Undelivered => {
-                let undelivered =
-                    change.remains.ok_or_else(|| StoreError::Invalid("a partial order needs remains (undelivered units)".into()))?;
+                let undelivered = change
+                    .remains
+                    .ok_or_else(|| StoreError::Invalid("a partial order needs remains (undelivered units)".into()))?;
                 partial_refund(current.charge, undelivered, current.quantity).ok_or_else(|| {
-                    StoreError::Invalid(format!("remains {undelivered} exceeds the order quantity {}", current.quantity))
+                    StoreError::Invalid(format!(
+                        "remains {undelivered} exceeds the order quantity {}",
+                        current.quantity
+                    ))
                 })?
             }
         };

@@ -92,10 +92,7 @@ impl Writer {
     {
         let (reply, answer) = oneshot::channel();
         let job: Box<dyn Job> = Box::new(TypedJob { work: Some(work), result: None, reply });
-        self.queue
-            .send(job)
-            .await
-            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
+        self.queue.send(job).await.map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
         answer.await.map_err(|_| StoreError::Unavailable("the SQLite writer stopped before answering".into()))?
     }
 }

@@ -118,7 +118,8 @@ mod tests {
         let sig = sign("your_api_secret", "POST", "/api/v1/orders", "1710000000", body);
         assert_eq!(sig, "a63a8588ecb109c7b00f7531db75803784b9814785bbf9d01dc8ee40a232faae");
         let parsed = parse_signature(&format!("sha256={}", sig.to_uppercase())).unwrap();
-        let request = SignedRequest { method: "POST", path: "/api/v1/orders", query: None, timestamp: "1710000000", body };
+        let request =
+            SignedRequest { method: "POST", path: "/api/v1/orders", query: None, timestamp: "1710000000", body };
         assert!(request.verify("your_api_secret", &parsed));
         assert!(!request.verify("other_secret", &parsed));
         assert_eq!(body_hash_hex(b""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
@@ -128,7 +129,8 @@ mod tests {
     fn accepts_the_path_with_or_without_query() {
         let with = sign("s", "GET", "/api/v1/orders?page=2", "1", b"");
         let bare = sign("s", "GET", "/api/v1/orders", "1", b"");
-        let request = SignedRequest { method: "GET", path: "/api/v1/orders", query: Some("page=2"), timestamp: "1", body: b"" };
+        let request =
+            SignedRequest { method: "GET", path: "/api/v1/orders", query: Some("page=2"), timestamp: "1", body: b"" };
         assert!(request.verify("s", &parse_signature(&with).unwrap()));
         assert!(request.verify("s", &parse_signature(&bare).unwrap()));
         let other = sign("s", "GET", "/api/v1/orders?page=3", "1", b"");

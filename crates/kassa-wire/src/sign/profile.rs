@@ -42,7 +42,13 @@ pub fn hmac_key(secret: &str) -> Result<Vec<u8>, ProfileSignError> {
 }
 
 /// The `BB-ACCESS-SIGN` value a client sends.
-pub fn sign(secret: &str, timestamp: &str, method: &str, request_path: &str, body: &[u8]) -> Result<String, ProfileSignError> {
+pub fn sign(
+    secret: &str,
+    timestamp: &str,
+    method: &str,
+    request_path: &str,
+    body: &[u8],
+) -> Result<String, ProfileSignError> {
     let key = hmac_key(secret)?;
     Ok(STANDARD.encode(hmac_sha256(&key, &prehash(timestamp, method, request_path, body))))
 }
@@ -50,7 +56,10 @@ pub fn sign(secret: &str, timestamp: &str, method: &str, request_path: &str, bod
 /// Parses `BB-ACCESS-SIGN`: standard base64 of 32 bytes, padding optional.
 pub fn parse_signature(header: &str) -> Result<[u8; 32], ProfileSignError> {
     let header = header.trim();
-    let bytes = STANDARD.decode(header).or_else(|_| STANDARD_NO_PAD.decode(header)).map_err(|_| ProfileSignError::BadSignature)?;
+    let bytes = STANDARD
+        .decode(header)
+        .or_else(|_| STANDARD_NO_PAD.decode(header))
+        .map_err(|_| ProfileSignError::BadSignature)?;
     bytes.try_into().map_err(|_| ProfileSignError::BadSignature)
 }
 
@@ -106,7 +115,8 @@ mod tests {
         let sig = sign(SECRET, "1420674445.201", "get", "/profile/me?x=1", b"").unwrap();
         assert_eq!(sig, "qSmRFkD5IbQhdNxmXRnU+5mC2F2KUA1uIOdLEjur2G0=");
         let key = hmac_key(SECRET).unwrap();
-        let request = SignedRequest { method: "GET", request_path: "/profile/me?x=1", timestamp: "1420674445.201", body: b"" };
+        let request =
+            SignedRequest { method: "GET", request_path: "/profile/me?x=1", timestamp: "1420674445.201", body: b"" };
         assert!(request.verify(&key, &parse_signature(&sig).unwrap()));
         assert!(request.verify(&key, &parse_signature(sig.trim_end_matches('=')).unwrap()));
         let upper = sign(SECRET, "1420674445.201", "GET", "/profile/me?x=1", b"").unwrap();

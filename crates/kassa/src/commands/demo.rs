@@ -43,7 +43,14 @@ pub async fn seed(store: &dyn Store, vault: &Vault, address: SocketAddr) -> Resu
     let mut first_service = None;
     for (name, category, kind, price, min, max) in services {
         let service = store
-            .create_service(NewService { name: name.into(), category: category.into(), kind, price_per_1000: price.parse()?, min, max })
+            .create_service(NewService {
+                name: name.into(),
+                category: category.into(),
+                kind,
+                price_per_1000: price.parse()?,
+                min,
+                max,
+            })
             .await?;
         first_service.get_or_insert(service.id);
     }
@@ -53,7 +60,13 @@ pub async fn seed(store: &dyn Store, vault: &Vault, address: SocketAddr) -> Resu
     let base = format!("http://{host}");
     let timestamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs().to_string();
     let signature = buyshazam::sign(&secret, "GET", "/api/v1/balance", &timestamp, b"");
-    println!("--demo: created customer {} with {} {}, {} services and an API key:", customer.id, currency.format(amount), currency.code(), services.len());
+    println!(
+        "--demo: created customer {} with {} {}, {} services and an API key:",
+        customer.id,
+        currency.format(amount),
+        currency.code(),
+        services.len()
+    );
     println!();
     println!("  KASSA_BASE_URL={base}");
     println!("  KASSA_API_KEY={}", record.api_key);

@@ -10,9 +10,10 @@ pub async fn run(settings: &Settings) -> Result<()> {
         Database::Sqlite(path) => {
             println!("migrating sqlite:{}", path.display());
             let path = path.clone();
-            let applied = tokio::task::spawn_blocking(move || SqliteStore::migrate(&path, std::time::Duration::from_secs(5)))
-                .await?
-                .context("migrating the SQLite database")?;
+            let applied =
+                tokio::task::spawn_blocking(move || SqliteStore::migrate(&path, std::time::Duration::from_secs(5)))
+                    .await?
+                    .context("migrating the SQLite database")?;
             report(&applied);
             Ok(())
         }

@@ -30,14 +30,15 @@ pub async fn run(settings: &Settings, args: ServeArgs) -> Result<()> {
     let vault = Vault::new(settings.master_key()?);
     let store = settings.open_store(currency).await?;
 
-    let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let listener =
+        tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let address: SocketAddr = listener.local_addr()?;
     if args.demo {
         super::demo::seed(store.as_ref(), &vault, address).await.context("seeding the demo")?;
     }
 
-    println!("kassa listening on http://{address}");
     println!("database: {}", store.describe());
+    println!("kassa listening on http://{address}");
     tracing::info!(%address, database = %store.describe(), "kassa serving");
 
     let state = AppState::new(store, vault, config);

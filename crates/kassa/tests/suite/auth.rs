@@ -67,7 +67,10 @@ async fn unknown_disabled_and_revoked_keys_are_refused(backend: Backend) {
 
     server.store.set_api_key_status(&account.key.api_key, KeyStatus::Revoked).await.unwrap();
     assert_error(&signer.get("/api/v1/balance").send().await, 401, "invalid_api_key");
-    assert!(server.store.set_api_key_status(&account.key.api_key, KeyStatus::Active).await.is_err(), "revocation is final");
+    assert!(
+        server.store.set_api_key_status(&account.key.api_key, KeyStatus::Active).await.is_err(),
+        "revocation is final"
+    );
 }
 
 async fn timestamps_must_be_integers_in_the_window(backend: Backend) {
@@ -123,12 +126,15 @@ async fn query_string_may_be_signed_with_or_without_the_query(backend: Backend) 
 
 async fn ip_allow_list_is_enforced(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let elsewhere = server.customer_with("0", KeyOptions { allowed_ips: vec!["10.0.0.0/8"], ..Default::default() }).await;
+    let elsewhere =
+        server.customer_with("0", KeyOptions { allowed_ips: vec!["10.0.0.0/8"], ..Default::default() }).await;
     assert_error(&elsewhere.signer().get("/api/v1/balance").send().await, 403, "ip_not_allowed");
     // X-Forwarded-For from an untrusted peer changes nothing.
     let spoofed = elsewhere.signer().get("/api/v1/balance").header("X-Forwarded-For", "10.1.2.3").send().await;
     assert_error(&spoofed, 403, "ip_not_allowed");
-    let here = server.customer_with("0", KeyOptions { allowed_ips: vec!["127.0.0.1/32", "10.0.0.0/8"], ..Default::default() }).await;
+    let here = server
+        .customer_with("0", KeyOptions { allowed_ips: vec!["127.0.0.1/32", "10.0.0.0/8"], ..Default::default() })
+        .await;
     assert_eq!(here.signer().get("/api/v1/balance").send().await.status, 200);
 }
 
@@ -175,11 +181,13 @@ async fn unsigned_endpoints_answer_without_auth(backend: Backend) {
     assert_eq!(health.json::<serde_json::Value>().await.unwrap()["success"], true);
     let ready = http.get(format!("{}/readyz", server.base_url)).send().await.unwrap();
     assert_eq!(ready.status(), 200);
-    let time: serde_json::Value = http.get(format!("{}/time", server.base_url)).send().await.unwrap().json().await.unwrap();
+    let time: serde_json::Value =
+        http.get(format!("{}/time", server.base_url)).send().await.unwrap().json().await.unwrap();
     assert!(time["iso"].as_str().unwrap().ends_with('Z'));
     assert!((time["epoch"].as_f64().unwrap() - now() as f64).abs() < 5.0);
     // A client-sent request id is echoed.
-    let echoed = http.get(format!("{}/healthz", server.base_url)).header("X-Request-Id", "trace-abc-123").send().await.unwrap();
+    let echoed =
+        http.get(format!("{}/healthz", server.base_url)).header("X-Request-Id", "trace-abc-123").send().await.unwrap();
     assert_eq!(echoed.headers()["x-request-id"], "trace-abc-123");
 }
 

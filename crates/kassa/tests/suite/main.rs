@@ -3,5 +3,11 @@
 
 mod support;
 
+mod admin_cli;
 mod auth;
+mod concurrency;
+mod docs;
+mod ledger_model;
 mod orders;
+mod restart;
+mod seed_clients;

@@ -57,7 +57,10 @@ async fn an_order_is_charged_and_reads_back_with_the_seed_fields(backend: Backen
     let fetched = fetched.json().unwrap();
     assert_eq!(fetched["success"], true);
     let o = &fetched["order"];
-    assert_eq!((o["id"].as_str(), o["status"].as_str(), o["smm_status"].clone()), (Some(id.as_str()), Some("pending"), json!(null)));
+    assert_eq!(
+        (o["id"].as_str(), o["status"].as_str(), o["smm_status"].clone()),
+        (Some(id.as_str()), Some("pending"), json!(null))
+    );
     assert_eq!(o["charge"], json!(0.45));
     assert_eq!(o["currency"], "USD");
     assert_eq!(o["client_order_ref"], "your-order-10001");
@@ -80,14 +83,23 @@ async fn the_same_key_replays_and_a_different_body_conflicts(backend: Backend) {
         "{{ \"link\" : \"https://www.tiktok.com/@username/video/123\", \"quantity\": 1000, \"service_id\": {} }}",
         service.id
     );
-    let replay = signer.request("POST", "/api/v1/orders").body(respaced.into_bytes()).header("X-Idempotency-Key", "same-key").send().await;
+    let replay = signer
+        .request("POST", "/api/v1/orders")
+        .body(respaced.into_bytes())
+        .header("X-Idempotency-Key", "same-key")
+        .send()
+        .await;
     assert_eq!(replay.status, 201, "{}", text(&replay));
     assert_eq!(replay.header("idempotent-replayed"), Some("true"));
     assert_eq!(replay.body, first.body, "the replay is the original body, byte for byte");
 
     // Even after the order moved on, the replay shows the original answer.
     let id: kassa_core::OrderId = first.json().unwrap()["order"]["id"].as_str().unwrap().parse().unwrap();
-    server.store.change_order(&id, StatusChange { status: Some(OrderStatus::Completed), ..Default::default() }).await.unwrap();
+    server
+        .store
+        .change_order(&id, StatusChange { status: Some(OrderStatus::Completed), ..Default::default() })
+        .await
+        .unwrap();
     let later = signer.order(&order_body(service.id, 1000), "same-key").send().await;
     assert_eq!(later.body, first.body);
 
@@ -125,7 +137,12 @@ async fn malformed_requests_get_their_codes(backend: Backend) {
     assert_error(&signer.order(&good, &"k".repeat(256)).send().await, 400, "invalid_idempotency_key");
     assert_error(&signer.order(&good, "k1").content_type(Some("text/plain")).send().await, 400, "invalid_content_type");
     assert_error(&signer.order(&good, "k1").content_type(None).send().await, 400, "invalid_content_type");
-    let not_json = signer.request("POST", "/api/v1/orders").body(b"{not json".to_vec()).header("X-Idempotency-Key", "k1").send().await;
+    let not_json = signer
+        .request("POST", "/api/v1/orders")
+        .body(b"{not json".to_vec())
+        .header("X-Idempotency-Key", "k1")
+        .send()
+        .await;
     assert_error(&not_json, 400, "invalid_json");
     assert_error(&signer.order(&json!([1, 2]), "k1").send().await, 400, "invalid_json");
 
@@ -141,8 +158,16 @@ async fn malformed_requests_get_their_codes(backend: Backend) {
         let error = assert_error(&response, 400, "invalid_service_or_quantity");
         assert!(error["details"].is_object(), "details name the field: {error}");
     }
-    assert_error(&signer.order(&json!({"service_id": service.id, "quantity": 100}), "k1").send().await, 400, "missing_link");
-    assert_error(&signer.order(&json!({"service_id": service.id, "quantity": 100, "link": ""}), "k1").send().await, 400, "missing_link");
+    assert_error(
+        &signer.order(&json!({"service_id": service.id, "quantity": 100}), "k1").send().await,
+        400,
+        "missing_link",
+    );
+    assert_error(
+        &signer.order(&json!({"service_id": service.id, "quantity": 100, "link": ""}), "k1").send().await,
+        400,
+        "missing_link",
+    );
     let long = json!({"service_id": service.id, "quantity": 100, "link": format!("https://x/{}", "a".repeat(3000))});
     assert_error(&signer.order(&long, "k1").send().await, 400, "invalid_link");
     let huge = json!({"service_id": service.id, "quantity": 100, "link": "x", "pad": "a".repeat(100_000)});
@@ -158,16 +183,24 @@ async fn service_rules_get_their_codes(backend: Backend) {
     let service = server.service(ServiceKind::Default, "1.00", 10, 500).await;
     let other_service = server.service(ServiceKind::Default, "1.00", 10, 500).await;
     let withdrawn = server.service(ServiceKind::Default, "1.00", 10, 500).await;
-    server.store.update_service(withdrawn.id, ServicePatch { active: Some(false), ..Default::default() }).await.unwrap();
-    let account = server.customer_with("10.00", KeyOptions { allowed_services: vec![service.id, withdrawn.id], ..Default::default() }).await;
+    server
+        .store
+        .update_service(withdrawn.id, ServicePatch { active: Some(false), ..Default::default() })
+        .await
+        .unwrap();
+    let account = server
+        .customer_with("10.00", KeyOptions { allowed_services: vec![service.id, withdrawn.id], ..Default::default() })
+        .await;
     let signer = account.signer();
 
     assert_error(&signer.order(&order_body(999_999, 100), "k").send().await, 404, "service_not_found");
     assert_error(&signer.order(&order_body(withdrawn.id, 100), "k").send().await, 404, "service_not_found");
     assert_error(&signer.order(&order_body(other_service.id, 100), "k").send().await, 403, "service_not_allowed");
-    let below = assert_error(&signer.order(&order_body(service.id, 9), "k").send().await, 400, "quantity_below_minimum");
+    let below =
+        assert_error(&signer.order(&order_body(service.id, 9), "k").send().await, 400, "quantity_below_minimum");
     assert_eq!(below["min"], 10);
-    let above = assert_error(&signer.order(&order_body(service.id, 501), "k").send().await, 400, "quantity_above_maximum");
+    let above =
+        assert_error(&signer.order(&order_body(service.id, 501), "k").send().await, 400, "quantity_above_maximum");
     assert_eq!(above["max"], 500);
 
     // /services lists what this key may order, and only active services.
@@ -185,7 +218,10 @@ async fn insufficient_balance_reports_balance_required_and_currency(backend: Bac
     let response = account.signer().order(&order_body(service.id, 1000), "k").send().await;
     assert_error(&response, 402, "insufficient_wallet_balance");
     let raw = text(&response);
-    assert!(raw.contains(r#""balance":1.00"#) && raw.contains(r#""required":2.50"#) && raw.contains(r#""currency":"USD""#), "{raw}");
+    assert!(
+        raw.contains(r#""balance":1.00"#) && raw.contains(r#""required":2.50"#) && raw.contains(r#""currency":"USD""#),
+        "{raw}"
+    );
     assert_eq!(server.store.wallet(account.customer).await.unwrap().balance.0, 100);
     // After a top-up the same key goes through: a refused request does not consume its key.
     server.credit(account.customer, kassa_core::Minor(150)).await;
@@ -249,7 +285,14 @@ async fn charges_round_up_and_keep_their_price(backend: Backend) {
     let odd = client.create_order(&request(1001), None).await.unwrap();
     assert_eq!(odd.order.charge.to_string(), "0.46");
 
-    server.store.update_service(service.id, ServicePatch { price_per_1000: Some("9.00".parse::<Price>().unwrap()), ..Default::default() }).await.unwrap();
+    server
+        .store
+        .update_service(
+            service.id,
+            ServicePatch { price_per_1000: Some("9.00".parse::<Price>().unwrap()), ..Default::default() },
+        )
+        .await
+        .unwrap();
     let after = client.order(&odd.order.id).await.unwrap();
     assert_eq!(after.charge.to_string(), "0.46", "a price change does not touch existing orders");
     let new = client.create_order(&request(1001), None).await.unwrap();
@@ -282,7 +325,10 @@ async fn listing_pages_filters_and_bounds(backend: Backend) {
     }
     server
         .store
-        .change_order(&ids[0].parse().unwrap(), StatusChange { status: Some(OrderStatus::Completed), ..Default::default() })
+        .change_order(
+            &ids[0].parse().unwrap(),
+            StatusChange { status: Some(OrderStatus::Completed), ..Default::default() },
+        )
         .await
         .unwrap();
 
@@ -330,7 +376,10 @@ async fn a_key_in_flight_answers_wallet_locked(backend: Backend) {
 }
 
 async fn a_locked_database_answers_503_and_recovers(backend: Backend) {
-    let options = ServerOptions { store: StoreOptions { busy_timeout: Duration::from_millis(200), ..Default::default() }, ..Default::default() };
+    let options = ServerOptions {
+        store: StoreOptions { busy_timeout: Duration::from_millis(200), ..Default::default() },
+        ..Default::default()
+    };
     let server = TestServer::start_with(backend, options).await;
     let service = server.service(ServiceKind::Default, "1.00", 1, 10_000).await;
     let account = server.customer("10.00").await;
@@ -367,14 +416,24 @@ async fn refunds_are_paid_once_from_the_order_price(backend: Backend) {
     };
     let partial = place(450).await; // charge 0.675 → 0.68
     let canceled = place(1000).await; // charge 1.50
-    // The price changes before the refunds: they use the order's own price.
-    server.store.update_service(service.id, ServicePatch { price_per_1000: Some("100".parse().unwrap()), ..Default::default() }).await.unwrap();
+                                      // The price changes before the refunds: they use the order's own price.
+    server
+        .store
+        .update_service(service.id, ServicePatch { price_per_1000: Some("100".parse().unwrap()), ..Default::default() })
+        .await
+        .unwrap();
 
     let change = |status, remains| StatusChange { status: Some(status), remains, ..Default::default() };
     let p = server.store.change_order(&partial, change(OrderStatus::Partial, Some(157))).await.unwrap();
     assert_eq!(p.refunded.0, 23, "0.68 * 157 / 450 = 0.2372 → 0.23, rounded down");
-    assert!(server.store.change_order(&partial, change(OrderStatus::Partial, Some(100))).await.is_ok(), "same status: no transition, no refund");
-    assert!(server.store.change_order(&partial, change(OrderStatus::Canceled, None)).await.is_err(), "final states stay final");
+    assert!(
+        server.store.change_order(&partial, change(OrderStatus::Partial, Some(100))).await.is_ok(),
+        "same status: no transition, no refund"
+    );
+    assert!(
+        server.store.change_order(&partial, change(OrderStatus::Canceled, None)).await.is_err(),
+        "final states stay final"
+    );
     let c = server.store.change_order(&canceled, change(OrderStatus::Canceled, None)).await.unwrap();
     assert_eq!(c.refunded.0, 150);
     assert!(server.store.change_order(&canceled, change(OrderStatus::Canceled, None)).await.unwrap().refunded.0 == 150);
@@ -382,7 +441,10 @@ async fn refunds_are_paid_once_from_the_order_price(backend: Backend) {
     // 10.00 - 0.68 - 1.50 + 0.23 + 1.50
     assert_eq!(client.balance().await.unwrap().balance.to_string(), "9.55");
     let seen = client.order(partial.as_str()).await.unwrap();
-    assert_eq!((seen.status.as_str(), seen.refunded.to_string(), seen.remains), ("partial", "0.23".to_string(), Some(157)));
+    assert_eq!(
+        (seen.status.as_str(), seen.refunded.to_string(), seen.remains),
+        ("partial", "0.23".to_string(), Some(157))
+    );
     let books = server.store.audit_books().await.unwrap();
     assert!(books.is_balanced(), "{books:?}");
 }

@@ -38,7 +38,12 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, signed: S
     };
     let placed = state
         .store
-        .create_order(NewOrder { customer_id: customer, idempotency_key: key, request, allowed_services: signed.key.allowed_services })
+        .create_order(NewOrder {
+            customer_id: customer,
+            idempotency_key: key,
+            request,
+            allowed_services: signed.key.allowed_services,
+        })
         .await;
     let currency = state.store.currency();
     match placed {
@@ -57,7 +62,11 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, signed: S
 }
 
 /// `GET /api/v1/orders/{id}`
-pub async fn get(State(state): State<AppState>, Path(id): Path<String>, signed: Signed) -> Result<Json<OrderResponse>, ApiError> {
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    signed: Signed,
+) -> Result<Json<OrderResponse>, ApiError> {
     let not_found = || ApiError::new(ErrorCode::OrderNotFound);
     let id: OrderId = id.parse().map_err(|_| not_found())?;
     let order = state
@@ -82,7 +91,8 @@ pub async fn list(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
     signed: Signed,
 ) -> Result<Json<OrderListResponse>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::new(ErrorCode::InvalidPagination).with_detail("query", e.body_text()))?;
+    let Query(query) =
+        query.map_err(|e| ApiError::new(ErrorCode::InvalidPagination).with_detail("query", e.body_text()))?;
     let page = PageRequest::parse(query.page.as_deref(), query.limit.as_deref(), query.status.as_deref())?;
     let result = state
         .store

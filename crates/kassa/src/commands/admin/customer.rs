@@ -17,13 +17,19 @@ pub async fn run(store: &dyn Store, command: CustomerCommand) -> Result<()> {
             let mut value = output::customer(&customer);
             value["balance"] = json!(kassa_server::present::money(store.currency(), kassa_core::Minor::ZERO));
             value["currency"] = json!(store.currency().code());
-            emit(json, &value, || format!("created customer {} ({}) with an empty wallet", customer.id, customer.email));
+            emit(json, &value, || {
+                format!("created customer {} ({}) with an empty wallet", customer.id, customer.email)
+            });
         }
         CustomerCommand::List { json } => {
             let customers = store.list_customers().await?;
             let value = json!({ "customers": customers.iter().map(output::customer).collect::<Vec<_>>() });
             emit(json, &value, || {
-                customers.iter().map(|c| format!("{:>6}  {:<8} {:<9} {}", c.id, c.user_id, c.status, c.email)).collect::<Vec<_>>().join("\n")
+                customers
+                    .iter()
+                    .map(|c| format!("{:>6}  {:<8} {:<9} {}", c.id, c.user_id, c.status, c.email))
+                    .collect::<Vec<_>>()
+                    .join("\n")
             });
         }
         CustomerCommand::Show { id, json } => {

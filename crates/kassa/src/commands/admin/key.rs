@@ -26,7 +26,14 @@ pub async fn issue(
     let secret = generate_api_secret();
     let secret_sealed = vault.seal(secret.as_bytes(), &secret_context(&api_key));
     let record = store
-        .create_api_key(NewApiKey { customer_id: customer, api_key, secret_sealed, allowed_ips, allowed_services, rate_limit_per_minute })
+        .create_api_key(NewApiKey {
+            customer_id: customer,
+            api_key,
+            secret_sealed,
+            allowed_ips,
+            allowed_services,
+            rate_limit_per_minute,
+        })
         .await?;
     Ok((record, secret))
 }
@@ -42,9 +49,15 @@ fn parse_ip_or_net(text: &str) -> Result<IpNet> {
 pub async fn run(settings: &Settings, store: &dyn Store, command: KeyCommand) -> Result<()> {
     match command {
         KeyCommand::Create { customer, allow_ip, rate_limit_per_minute, services, json } => {
-            let ips = allow_ip.iter().flat_map(|s| s.split(',')).filter(|s| !s.trim().is_empty()).map(parse_ip_or_net).collect::<Result<Vec<_>>>()?;
+            let ips = allow_ip
+                .iter()
+                .flat_map(|s| s.split(','))
+                .filter(|s| !s.trim().is_empty())
+                .map(parse_ip_or_net)
+                .collect::<Result<Vec<_>>>()?;
             let vault = Vault::new(settings.master_key()?);
-            let (record, secret) = issue(store, &vault, CustomerId(customer), ips, services, rate_limit_per_minute).await?;
+            let (record, secret) =
+                issue(store, &vault, CustomerId(customer), ips, services, rate_limit_per_minute).await?;
             let mut value = output::api_key(&record);
             value["api_secret"] = json!(secret);
             emit(json, &value, || {
@@ -62,7 +75,12 @@ pub async fn run(settings: &Settings, store: &dyn Store, command: KeyCommand) ->
             let value = json!({ "keys": keys.iter().map(output::api_key).collect::<Vec<_>>() });
             emit(json, &value, || {
                 keys.iter()
-                    .map(|k| format!("{}  customer {:<6} {:<8} {}/min", k.api_key, k.customer_id, k.status, k.rate_limit_per_minute))
+                    .map(|k| {
+                        format!(
+                            "{}  customer {:<6} {:<8} {}/min",
+                            k.api_key, k.customer_id, k.status, k.rate_limit_per_minute
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
             });

@@ -15,7 +15,12 @@ pub async fn run(store: &dyn Store, command: OrderCommand) -> Result<()> {
     let (id, change, json) = match command {
         OrderCommand::List { customer, status, page, limit, json } => {
             let status = status.as_deref().map(str::parse::<OrderStatus>).transpose()?;
-            let filter = OrderFilter { customer_id: customer.map(CustomerId), status, page: page.max(1), limit: limit.clamp(1, 1000) };
+            let filter = OrderFilter {
+                customer_id: customer.map(CustomerId),
+                status,
+                page: page.max(1),
+                limit: limit.clamp(1, 1000),
+            };
             let result = store.list_orders(filter).await?;
             let value = json!({
                 "orders": result.orders.iter().map(|o| output::order(&currency, o)).collect::<Vec<_>>(),
@@ -59,10 +64,14 @@ pub async fn run(store: &dyn Store, command: OrderCommand) -> Result<()> {
             }
             (id, StatusChange { status: Some(status), ..Default::default() }, json)
         }
-        OrderCommand::Partial { id, remains, json } => {
-            (id, StatusChange { status: Some(OrderStatus::Partial), remains: Some(remains), ..Default::default() }, json)
+        OrderCommand::Partial { id, remains, json } => (
+            id,
+            StatusChange { status: Some(OrderStatus::Partial), remains: Some(remains), ..Default::default() },
+            json,
+        ),
+        OrderCommand::Cancel { id, json } => {
+            (id, StatusChange { status: Some(OrderStatus::Canceled), ..Default::default() }, json)
         }
-        OrderCommand::Cancel { id, json } => (id, StatusChange { status: Some(OrderStatus::Canceled), ..Default::default() }, json),
         OrderCommand::Refund { id, confirm, json } => {
             if !confirm {
                 bail!("refunding a completed order needs --confirm");
@@ -70,7 +79,15 @@ pub async fn run(store: &dyn Store, command: OrderCommand) -> Result<()> {
             (id, StatusChange { status: Some(OrderStatus::Refunded), ..Default::default() }, json)
         }
     };
-    let order = store.change_order(&order_id(&id)?, change).await?;
+    let id = order_id(&id)?;
+    // Repeating a final status is a no-op in the store (provider syncs repeat themselves); an
+    // operator asking for it twice gets told that nothing more was paid.
+    if let (Some(target), Some(current)) = (change.status, store.order(None, &id).await?) {
+        if target.is_final() && current.status == target {
+            bail!("order {id} is already {target}; its refund was paid once and is not paid again");
+        }
+    }
+    let order = store.change_order(&id, change).await?;
     emit(json, &output::order(&currency, &order), || describe(&currency, &order));
     Ok(())
 }

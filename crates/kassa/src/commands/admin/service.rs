@@ -22,7 +22,13 @@ pub async fn run(store: &dyn Store, command: ServiceCommand) -> Result<()> {
             let new = NewService { name, category, kind: kind(&k)?, price_per_1000: price(&price_per_1000)?, min, max };
             let service = store.create_service(new).await?;
             emit(json, &output::service(&currency, &service), || {
-                format!("created service {} ({}), {} {} per 1000", service.id, service.name, service.price_per_1000, currency.code())
+                format!(
+                    "created service {} ({}), {} {} per 1000",
+                    service.id,
+                    service.name,
+                    service.price_per_1000,
+                    currency.code()
+                )
             });
         }
         ServiceCommand::Update { id, name, category, kind: k, price_per_1000, min, max, active, json } => {
@@ -36,11 +42,14 @@ pub async fn run(store: &dyn Store, command: ServiceCommand) -> Result<()> {
                 active,
             };
             let service = store.update_service(id, patch).await?;
-            emit(json, &output::service(&currency, &service), || format!("updated service {} ({})", service.id, service.name));
+            emit(json, &output::service(&currency, &service), || {
+                format!("updated service {} ({})", service.id, service.name)
+            });
         }
         ServiceCommand::List { all, json } => {
             let services = store.services(!all).await?;
-            let value = json!({ "services": services.iter().map(|s| output::service(&currency, s)).collect::<Vec<_>>() });
+            let value =
+                json!({ "services": services.iter().map(|s| output::service(&currency, s)).collect::<Vec<_>>() });
             emit(json, &value, || {
                 services
                     .iter()

@@ -31,7 +31,8 @@ pub async fn run(store: &dyn Store, command: WalletCommand) -> Result<()> {
         }
         WalletCommand::Ledger { customer, limit, json } => {
             let entries = store.ledger(CustomerId(customer), limit.clamp(1, 10_000)).await?;
-            let value = json!({ "entries": entries.iter().map(|e| output::ledger_entry(&currency, e)).collect::<Vec<_>>() });
+            let value =
+                json!({ "entries": entries.iter().map(|e| output::ledger_entry(&currency, e)).collect::<Vec<_>>() });
             emit(json, &value, || {
                 entries
                     .iter()
@@ -72,7 +73,9 @@ async fn post(
 ) -> Result<()> {
     let currency = store.currency().clone();
     let reference = reference.unwrap_or_else(|| format!("{kind}:{}", uuid_like()));
-    let entry = store.post_ledger_entry(NewLedgerEntry { customer_id: CustomerId(customer), kind, amount, reference, note }).await?;
+    let entry = store
+        .post_ledger_entry(NewLedgerEntry { customer_id: CustomerId(customer), kind, amount, reference, note })
+        .await?;
     let value = json!({
         "customer_id": customer,
         "balance": kassa_server::present::money(&currency, entry.balance_after),
@@ -80,7 +83,12 @@ async fn post(
         "entry": output::ledger_entry(&currency, &entry),
     });
     emit(json, &value, || {
-        format!("{} {} → balance {}", kind, output::money_text(&currency, amount), output::money_text(&currency, entry.balance_after))
+        format!(
+            "{} {} → balance {}",
+            kind,
+            output::money_text(&currency, amount),
+            output::money_text(&currency, entry.balance_after)
+        )
     });
     Ok(())
 }

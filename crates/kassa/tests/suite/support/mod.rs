@@ -97,17 +97,12 @@ pub struct TestServer {
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
+#[derive(Default)]
 pub struct ServerOptions {
     pub store: StoreOptions,
     pub config: ServerConfig,
     /// The key the server opens secrets with; `None` = the one the test seeds with.
     pub server_master_key: Option<MasterKey>,
-}
-
-impl Default for ServerOptions {
-    fn default() -> Self {
-        Self { store: StoreOptions::default(), config: ServerConfig::default(), server_master_key: None }
-    }
 }
 
 impl TestServer {
@@ -170,7 +165,11 @@ impl TestServer {
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let customer = self
             .store
-            .create_customer(NewCustomer { email: format!("customer{n}@example.com"), first_name: Some(format!("C{n}")), ..Default::default() })
+            .create_customer(NewCustomer {
+                email: format!("customer{n}@example.com"),
+                first_name: Some(format!("C{n}")),
+                ..Default::default()
+            })
             .await
             .expect("create customer");
         let amount = self.currency().parse(balance).expect("balance");
@@ -269,7 +268,9 @@ impl Account {
 
 /// Asserts an error answer: status, code, and `success: false`.
 pub fn assert_error(response: &kassa_client::RawResponse, status: u16, code: &str) -> serde_json::Value {
-    let body = response.json().unwrap_or_else(|e| panic!("HTTP {}: {e}: {:?}", response.status, String::from_utf8_lossy(&response.body)));
+    let body = response
+        .json()
+        .unwrap_or_else(|e| panic!("HTTP {}: {e}: {:?}", response.status, String::from_utf8_lossy(&response.body)));
     assert_eq!(
         (response.status, body["error"].as_str()),
         (status, Some(code)),

@@ -53,8 +53,9 @@ impl KassaEnv {
             String::from_utf8_lossy(&output.stderr),
             String::from_utf8_lossy(&output.stdout)
         );
-        serde_json::from_slice(&output.stdout)
-            .unwrap_or_else(|e| panic!("kassa {args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+            panic!("kassa {args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&output.stdout))
+        })
     }
 
     pub fn serve(&self, extra_args: &[&str]) -> KassaProcess {
@@ -71,6 +72,7 @@ pub struct KassaProcess {
 
 impl KassaProcess {
     pub fn start(env: &KassaEnv, extra_args: &[&str]) -> Self {
+        #[allow(clippy::zombie_processes)] // reaped by `Drop`, `kill` or `terminate`
         let mut child = env
             .command()
             .args(["serve", "--listen", "127.0.0.1:0"])

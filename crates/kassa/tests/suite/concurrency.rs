@@ -1,0 +1,79 @@
+//! Many clients, one wallet: no overdraft, no double charge, no lost order.
+
+use kassa_core::catalog::ServiceKind;
+use serde_json::json;
+
+use crate::backend_tests;
+use crate::support::{Backend, TestServer};
+
+backend_tests!(two_hundred_orders_on_a_wallet_for_fifty, fifty_requests_share_one_idempotency_key);
+
+async fn two_hundred_orders_on_a_wallet_for_fifty(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let service = server.service(ServiceKind::Default, "1.00", 1, 10_000).await;
+    let account = server.customer("50.00").await;
+    let signer = account.signer();
+    let body = json!({"service_id": service.id, "quantity": 1000, "link": "https://x"});
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let signer = signer.clone();
+            let body = body.clone();
+            tokio::spawn(async move { signer.order(&body, &format!("key-{i}")).send().await })
+        })
+        .collect();
+    let mut created = 0;
+    let mut refused = 0;
+    for task in tasks {
+        let response = task.await.unwrap();
+        match response.status {
+            201 => created += 1,
+            402 => {
+                assert_eq!(response.json().unwrap()["error"], "insufficient_wallet_balance");
+                refused += 1
+            }
+            other => panic!("unexpected HTTP {other}: {}", String::from_utf8_lossy(&response.body)),
+        }
+    }
+    assert_eq!((created, refused), (50, 150));
+    assert_eq!(server.store.wallet(account.customer).await.unwrap().balance.0, 0);
+    let page = account.client().orders(1, 100, None).await.unwrap();
+    assert_eq!(page.total, 50);
+    let books = server.store.audit_books().await.unwrap();
+    assert!(books.is_balanced(), "{books:?}");
+    assert_eq!(books.orders, 50);
+}
+
+async fn fifty_requests_share_one_idempotency_key(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let service = server.service(ServiceKind::Default, "1.00", 1, 10_000).await;
+    let account = server.customer("50.00").await;
+    let signer = account.signer();
+    let body = json!({"service_id": service.id, "quantity": 1000, "link": "https://x"});
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let signer = signer.clone();
+            let body = body.clone();
+            tokio::spawn(async move { signer.order(&body, "shared-key").send().await })
+        })
+        .collect();
+    let mut bodies = Vec::new();
+    let mut locked = 0;
+    for task in tasks {
+        let response = task.await.unwrap();
+        match (response.status, response.json().unwrap()["error"].as_str()) {
+            (201, None) => bodies.push((response.replayed(), response.body.clone())),
+            (409, Some("customer_wallet_locked")) => {
+                assert!(response.header("retry-after").is_some());
+                locked += 1
+            }
+            (status, code) => panic!("unexpected HTTP {status} {code:?}"),
+        }
+    }
+    let originals = bodies.iter().filter(|(replayed, _)| !replayed).count();
+    assert_eq!(originals, 1, "exactly one request created the order");
+    assert!(bodies.windows(2).all(|w| w[0].1 == w[1].1), "every success shows the same order");
+    assert_eq!(bodies.len() + locked, 50);
+    assert_eq!(server.store.wallet(account.customer).await.unwrap().balance.0, 4900, "one debit");
+    let books = server.store.audit_books().await.unwrap();
+    assert_eq!((books.orders, books.is_balanced()), (1, true), "{books:?}");
+}
