@@ -59,6 +59,10 @@ impl ApiError {
                 tracing::warn!(error = %cause, "database unavailable");
                 ApiError::new(ErrorCode::DatabaseUnavailable).retry_after(1)
             }
+            StoreError::Contention(cause) => {
+                tracing::warn!(error = %cause, "contention after bounded retries");
+                ApiError::new(ErrorCode::CustomerWalletLocked).retry_after(1)
+            }
             other => ApiError::internal(fallback, other),
         }
     }

@@ -14,6 +14,10 @@ pub enum StoreError {
     Refused(OrderRefusal),
     #[error("{0} not found")]
     NotFound(String),
+    /// Concurrent transactions kept colliding (serialization failures, deadlocks) after the
+    /// bounded retries. Retrying a little later is safe; nothing was written.
+    #[error("too much contention, retry shortly: {0}")]
+    Contention(String),
     /// A uniqueness rule: an email, a username, a ledger reference already taken.
     #[error("{0}")]
     Conflict(String),

@@ -7,7 +7,9 @@
 
 pub mod error;
 mod migrate;
+pub mod rules;
 pub mod model;
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;

@@ -29,6 +29,18 @@ pub struct GlobalArgs {
     /// File holding the 32-byte master key (hex or base64). KASSA_MASTER_KEY holds the key itself.
     #[arg(long, env = "KASSA_MASTER_KEY_FILE", global = true)]
     pub master_key_file: Option<PathBuf>,
+    /// PostgreSQL: connections per process.
+    #[arg(long, env = "KASSA_PG_POOL_SIZE", global = true)]
+    pub pg_pool_size: Option<usize>,
+    /// PostgreSQL: longest wait for a free pooled connection, in milliseconds.
+    #[arg(long, env = "KASSA_PG_ACQUIRE_TIMEOUT_MS", global = true)]
+    pub pg_acquire_timeout_ms: Option<u64>,
+    /// PostgreSQL: longest wait to open a connection, in milliseconds.
+    #[arg(long, env = "KASSA_PG_CONNECT_TIMEOUT_MS", global = true)]
+    pub pg_connect_timeout_ms: Option<u64>,
+    /// PostgreSQL: longest a statement may run (server-side statement_timeout), in milliseconds.
+    #[arg(long, env = "KASSA_PG_STATEMENT_TIMEOUT_MS", global = true)]
+    pub pg_statement_timeout_ms: Option<u64>,
     /// Log format: text for people, json for collectors.
     #[arg(long, env = "KASSA_LOG_FORMAT", global = true, value_enum)]
     pub log_format: Option<LogFormat>,

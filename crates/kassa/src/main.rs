@@ -15,7 +15,7 @@ use crate::settings::Settings;
 fn init_logging(format: LogFormat) {
     // KASSA_LOG takes tracing directives (`info`, `kassa_server=debug`); the default keeps
     // per-request lines out of production logs.
-    let filter = EnvFilter::try_from_env("KASSA_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_env("KASSA_LOG").unwrap_or_else(|_| EnvFilter::new("info,tokio_postgres=warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().flatten_event(true).init(),

@@ -4,11 +4,13 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use ipnet::IpNet;
 use kassa_core::crypto::MasterKey;
 use kassa_core::Currency;
+use kassa_store::postgres::{PostgresOptions, PostgresStore};
 use kassa_store::sqlite::{SqliteOptions, SqliteStore};
 use kassa_store::Store;
 use serde::Deserialize;
@@ -28,6 +30,33 @@ pub struct FileConfig {
     pub currency: Option<String>,
     pub currency_decimals: Option<u8>,
     pub request_timeout_secs: Option<u64>,
+    pub pg_pool_size: Option<usize>,
+    pub pg_acquire_timeout_ms: Option<u64>,
+    pub pg_connect_timeout_ms: Option<u64>,
+    pub pg_statement_timeout_ms: Option<u64>,
+}
+
+/// PostgreSQL pool size and timeouts; `None` keeps the store's default.
+#[derive(Debug, Clone, Default)]
+pub struct PostgresTuning {
+    pub pool_size: Option<usize>,
+    pub acquire_timeout_ms: Option<u64>,
+    pub connect_timeout_ms: Option<u64>,
+    pub statement_timeout_ms: Option<u64>,
+}
+
+impl PostgresTuning {
+    pub fn options(&self, url: &str) -> PostgresOptions {
+        let defaults = PostgresOptions::new(url);
+        let ms = |v: Option<u64>, d: Duration| v.map(Duration::from_millis).unwrap_or(d);
+        PostgresOptions {
+            pool_size: self.pool_size.unwrap_or(defaults.pool_size),
+            acquire_timeout: ms(self.acquire_timeout_ms, defaults.acquire_timeout),
+            connect_timeout: ms(self.connect_timeout_ms, defaults.connect_timeout),
+            statement_timeout: ms(self.statement_timeout_ms, defaults.statement_timeout),
+            ..defaults
+        }
+    }
 }
 
 /// Where the data is.
@@ -62,6 +91,8 @@ pub fn redact_url(url: &str) -> String {
 
 pub struct Settings {
     pub database: Database,
+    /// PostgreSQL pool and timeouts (flags over file over defaults).
+    pub postgres: PostgresTuning,
     pub master_key_file: PathBuf,
     pub log_format: LogFormat,
     pub file: FileConfig,
@@ -89,7 +120,13 @@ impl Settings {
             .or_else(|| file.master_key_file.clone())
             .unwrap_or_else(|| data_dir.join("master.key"));
         let log_format = global.log_format.or(file.log_format).unwrap_or(LogFormat::Text);
-        Ok(Self { database, master_key_file, log_format, file })
+        let postgres = PostgresTuning {
+            pool_size: global.pg_pool_size.or(file.pg_pool_size),
+            acquire_timeout_ms: global.pg_acquire_timeout_ms.or(file.pg_acquire_timeout_ms),
+            connect_timeout_ms: global.pg_connect_timeout_ms.or(file.pg_connect_timeout_ms),
+            statement_timeout_ms: global.pg_statement_timeout_ms.or(file.pg_statement_timeout_ms),
+        };
+        Ok(Self { database, postgres, master_key_file, log_format, file })
     }
 
     /// The wallet currency asked for by flags or file, if any.
@@ -118,10 +155,10 @@ impl Settings {
                 Ok(Arc::new(store))
             }
             Database::Postgres(url) => {
-                bail!(
-                    "{}: PostgreSQL support is not built into this kassa yet; use the embedded SQLite store",
-                    redact_url(url)
-                )
+                let options = PostgresOptions { currency, ..self.postgres.options(url) };
+                let store =
+                    PostgresStore::open(options).await.context("opening the PostgreSQL database")?;
+                Ok(Arc::new(store))
             }
         }
     }

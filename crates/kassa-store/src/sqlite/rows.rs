@@ -84,10 +84,6 @@ where
     text.split(',').filter(|s| !s.is_empty()).map(|s| s.parse().map_err(|e| bad(index, e))).collect()
 }
 
-pub fn join_list<T: std::fmt::Display>(items: &[T]) -> String {
-    items.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")
-}
-
 pub fn api_key(row: &Row) -> rusqlite::Result<ApiKeyRecord> {
     Ok(ApiKeyRecord {
         id: row.get(0)?,

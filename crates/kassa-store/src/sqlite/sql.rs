@@ -3,14 +3,13 @@
 
 use kassa_core::catalog::OrderRefusal;
 use kassa_core::ids::{generate_user_id, OrderId};
-use kassa_core::money::partial_refund;
-use kassa_core::order::RefundRule;
 use kassa_core::{Currency, CustomerId, Minor};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::map_err;
 use super::rows::{self, *};
 use crate::model::*;
+use crate::rules::{self, join_list};
 use crate::{StoreError, StoreResult};
 
 /// How many times a random id is redrawn after a collision before giving up.
@@ -131,21 +130,9 @@ fn insert_ledger(
 }
 
 pub fn post_ledger_entry(conn: &Connection, entry: &NewLedgerEntry, now: Millis) -> StoreResult<LedgerEntry> {
-    if entry.amount.0 == 0 {
-        return Err(StoreError::Invalid("a ledger entry must move money".into()));
-    }
-    if matches!(entry.kind, LedgerKind::OrderCharge | LedgerKind::OrderRefund) {
-        return Err(StoreError::Invalid("order charges and refunds are written by orders only".into()));
-    }
-    if entry.kind == LedgerKind::Topup && entry.amount.is_negative() {
-        return Err(StoreError::Invalid("a top-up must be positive; use an adjustment to take money out".into()));
-    }
+    rules::check_operator_entry(entry)?;
     let Some(balance_after) = move_balance(conn, entry.customer_id, entry.amount, now)? else {
-        let current = wallet(conn, entry.customer_id)?;
-        return Err(StoreError::Invalid(format!(
-            "the wallet holds {} minor units, less than the {} the adjustment takes",
-            current.balance.0, -entry.amount.0
-        )));
+        return Err(rules::uncovered_adjustment(wallet(conn, entry.customer_id)?.balance, entry.amount));
     };
     let id = insert_ledger(
         conn,
@@ -172,55 +159,26 @@ pub fn ledger(conn: &Connection, id: CustomerId, limit: u32) -> StoreResult<Vec<
     rows.collect::<Result<_, _>>().map_err(map_err)
 }
 
-/// Longest list of offenders an audit reports per check.
-const AUDIT_LIST_LIMIT: usize = 100;
-
 pub fn audit_books(conn: &Connection) -> StoreResult<BooksReport> {
+    use rules::audit::*;
     // One read transaction, so every check sees the same snapshot.
     conn.execute_batch("BEGIN").map_err(map_err)?;
     let report = (|| {
         let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(map_err);
-        let ids_i64 = |sql: &str| -> StoreResult<Vec<i64>> {
-            let mut stmt = conn.prepare(sql).map_err(map_err)?;
+        fn list<T: rusqlite::types::FromSql>(conn: &Connection, sql: &str) -> StoreResult<Vec<T>> {
+            let mut stmt = conn.prepare_cached(sql).map_err(map_err)?;
             let rows = stmt.query_map([], |r| r.get(0)).map_err(map_err)?;
-            rows.take(AUDIT_LIST_LIMIT).collect::<Result<_, _>>().map_err(map_err)
-        };
-        let ids_text = |sql: &str| -> StoreResult<Vec<String>> {
-            let mut stmt = conn.prepare(sql).map_err(map_err)?;
-            let rows = stmt.query_map([], |r| r.get(0)).map_err(map_err)?;
-            rows.take(AUDIT_LIST_LIMIT).collect::<Result<_, _>>().map_err(map_err)
-        };
+            rows.collect::<Result<_, _>>().map_err(map_err)
+        }
         Ok(BooksReport {
-            wallets: count("SELECT COUNT(*) FROM wallets")?,
-            orders: count("SELECT COUNT(*) FROM orders")?,
-            ledger_entries: count("SELECT COUNT(*) FROM ledger_entries")?,
-            balance_mismatches: ids_i64(
-                "SELECT w.customer_id FROM wallets w
-                 LEFT JOIN (SELECT customer_id, SUM(amount) AS total FROM ledger_entries GROUP BY customer_id) l
-                   ON l.customer_id = w.customer_id
-                 WHERE w.balance <> COALESCE(l.total, 0) ORDER BY w.customer_id",
-            )?,
-            orders_without_one_charge: ids_text(
-                "SELECT o.id FROM orders o
-                 WHERE (SELECT COUNT(*) FROM ledger_entries e
-                        WHERE e.order_id = o.id AND e.kind = 'order_charge' AND e.amount = -o.charge
-                          AND e.customer_id = o.customer_id) <> 1
-                    OR (SELECT COUNT(*) FROM ledger_entries e WHERE e.order_id = o.id AND e.kind = 'order_charge') <> 1
-                 ORDER BY o.seq",
-            )?,
-            charges_without_order: ids_text(
-                "SELECT e.reference FROM ledger_entries e
-                 WHERE e.kind = 'order_charge' AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = e.order_id)
-                 ORDER BY e.id",
-            )?,
-            refund_mismatches: ids_text(
-                "SELECT o.id FROM orders o
-                 WHERE o.refunded <> COALESCE((SELECT SUM(e.amount) FROM ledger_entries e
-                                               WHERE e.order_id = o.id AND e.kind = 'order_refund'), 0)
-                    OR o.refunded > o.charge
-                 ORDER BY o.seq",
-            )?,
-            negative_balances: ids_i64("SELECT customer_id FROM wallets WHERE balance < 0")?,
+            wallets: count(COUNT_WALLETS)?,
+            orders: count(COUNT_ORDERS)?,
+            ledger_entries: count(COUNT_LEDGER)?,
+            balance_mismatches: list(conn, BALANCE_MISMATCHES)?,
+            orders_without_one_charge: list(conn, ORDERS_WITHOUT_ONE_CHARGE)?,
+            charges_without_order: list(conn, CHARGES_WITHOUT_ORDER)?,
+            refund_mismatches: list(conn, REFUND_MISMATCHES)?,
+            negative_balances: list(conn, NEGATIVE_BALANCES)?,
         })
     })();
     let _ = conn.execute_batch("COMMIT");
@@ -313,18 +271,8 @@ pub fn list_api_keys(conn: &Connection, customer: Option<CustomerId>) -> StoreRe
 // ---------------------------------------------------------------------------------------------
 // Services
 
-fn check_bounds(min: u64, max: u64) -> StoreResult<()> {
-    if min == 0 || max < min || max > kassa_core::validation::MAX_QUANTITY {
-        return Err(StoreError::Invalid(format!(
-            "need 1 <= min <= max <= {}, got min {min} max {max}",
-            kassa_core::validation::MAX_QUANTITY
-        )));
-    }
-    Ok(())
-}
-
 pub fn create_service(conn: &Connection, new: &NewService, now: Millis) -> StoreResult<ServiceRecord> {
-    check_bounds(new.min, new.max)?;
+    rules::check_quantity_bounds(new.min, new.max)?;
     conn.execute(
         "INSERT INTO services (name, category, kind, price_per_1000, min_quantity, max_quantity, active, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7)",
@@ -344,7 +292,7 @@ pub fn update_service(conn: &Connection, id: i64, patch: &ServicePatch, now: Mil
     let current = service(conn, id)?.ok_or_else(|| StoreError::NotFound(format!("service {id}")))?;
     let min = patch.min.unwrap_or(current.min);
     let max = patch.max.unwrap_or(current.max);
-    check_bounds(min, max)?;
+    rules::check_quantity_bounds(min, max)?;
     conn.execute(
         "UPDATE services SET name = ?1, category = ?2, kind = ?3, price_per_1000 = ?4, min_quantity = ?5,
                              max_quantity = ?6, active = ?7, updated_at = ?8
@@ -474,7 +422,7 @@ pub fn create_order(conn: &Connection, currency: &Currency, new: &NewOrder, now:
         LedgerKind::OrderCharge,
         Minor(-charge.0),
         balance_after,
-        &format!("order:{id}"),
+        &rules::charge_reference(id.as_str()),
         Some(id.as_str()),
         None,
         now,
@@ -555,53 +503,23 @@ pub fn list_orders(conn: &Connection, filter: &OrderFilter) -> StoreResult<Order
 
 pub fn change_order(conn: &Connection, id: &OrderId, change: &StatusChange, now: Millis) -> StoreResult<OrderRecord> {
     let current = order(conn, None, id)?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))?;
-    let mut status = current.status;
-    let mut refunded = current.refunded;
-    // Once final, `remains` is what the refund was computed from; later reports do not move it.
-    let mut remains = if current.status.is_final() { current.remains } else { change.remains.or(current.remains) };
-
-    if let Some(next) = change.status.filter(|&next| next != current.status) {
-        if !current.status.can_become(next) {
-            return Err(StoreError::InvalidTransition { from: current.status, to: next });
-        }
-        let refund = match next.refund_rule() {
-            RefundRule::None => Minor::ZERO,
-            RefundRule::Full => {
-                remains = Some(change.remains.unwrap_or(current.quantity));
-                Minor(current.charge.0 - current.refunded.0)
-            }
-            RefundRule::Undelivered => {
-                let undelivered = change
-                    .remains
-                    .ok_or_else(|| StoreError::Invalid("a partial order needs remains (undelivered units)".into()))?;
-                partial_refund(current.charge, undelivered, current.quantity).ok_or_else(|| {
-                    StoreError::Invalid(format!(
-                        "remains {undelivered} exceeds the order quantity {}",
-                        current.quantity
-                    ))
-                })?
-            }
-        };
-        if refund.0 > 0 {
-            let balance_after = move_balance(conn, current.customer_id, refund, now)?
-                .ok_or_else(|| StoreError::NotFound(format!("wallet of customer {}", current.customer_id)))?;
-            // One refund per order, enforced by the unique reference as well as by the state machine.
-            insert_ledger(
-                conn,
-                current.customer_id,
-                LedgerKind::OrderRefund,
-                refund,
-                balance_after,
-                &format!("refund:{id}"),
-                Some(id.as_str()),
-                Some(next.as_str()),
-                now,
-            )?;
-            refunded = Minor(refunded.0 + refund.0);
-        }
-        status = next;
+    let plan = rules::plan_change(&current, change)?;
+    if plan.refund.0 > 0 {
+        let balance_after = move_balance(conn, current.customer_id, plan.refund, now)?
+            .ok_or_else(|| StoreError::NotFound(format!("wallet of customer {}", current.customer_id)))?;
+        // One refund per order, enforced by the unique reference as well as by the state machine.
+        insert_ledger(
+            conn,
+            current.customer_id,
+            LedgerKind::OrderRefund,
+            plan.refund,
+            balance_after,
+            &rules::refund_reference(id.as_str()),
+            Some(id.as_str()),
+            Some(plan.status.as_str()),
+            now,
+        )?;
     }
-
     conn.prepare_cached(
         "UPDATE orders SET status = ?1, refunded = ?2, smm_status = COALESCE(?3, smm_status), remains = ?4,
                            start_count = COALESCE(?5, start_count), updated_at = ?6
@@ -609,10 +527,10 @@ pub fn change_order(conn: &Connection, id: &OrderId, change: &StatusChange, now:
     )
     .and_then(|mut s| {
         s.execute(params![
-            status.as_str(),
-            refunded.0,
+            plan.status.as_str(),
+            plan.refunded_total.0,
             change.smm_status,
-            remains.map(|r| r as i64),
+            plan.remains.map(|r| r as i64),
             change.start_count.map(|r| r as i64),
             now,
             id.as_str()

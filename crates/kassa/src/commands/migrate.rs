@@ -1,6 +1,7 @@
 //! `kassa migrate`: create the database or bring its schema up to date.
 
 use anyhow::{Context, Result};
+use kassa_store::postgres::PostgresStore;
 use kassa_store::sqlite::SqliteStore;
 
 use crate::settings::{redact_url, Database, Settings};
@@ -18,7 +19,12 @@ pub async fn run(settings: &Settings) -> Result<()> {
             Ok(())
         }
         Database::Postgres(url) => {
-            anyhow::bail!("{}: PostgreSQL support is not built into this kassa yet", redact_url(url))
+            println!("migrating {}", redact_url(url));
+            let applied = PostgresStore::migrate(&settings.postgres.options(url))
+                .await
+                .with_context(|| format!("migrating {}", redact_url(url)))?;
+            report(&applied);
+            Ok(())
         }
     }
 }

@@ -15,8 +15,8 @@ fn stderr_of(env: &KassaEnv, args: &[&str]) -> String {
 }
 
 async fn admin_commands_print_their_documented_json(backend: Backend) {
-    let db = TestDb::new(backend);
-    let env = KassaEnv::new(&db.url(), &db.dir.path().join("data"));
+    let db = TestDb::new(backend).await;
+    let env = KassaEnv::for_db(&db);
     assert!(env.run(&["migrate"]).status.success());
 
     let customer = env.json(&[
@@ -190,8 +190,8 @@ async fn admin_commands_print_their_documented_json(backend: Backend) {
 }
 
 async fn demo_prints_a_request_that_works(backend: Backend) {
-    let db = TestDb::new(backend);
-    let env = KassaEnv::new(&db.url(), &db.dir.path().join("data"));
+    let db = TestDb::new(backend).await;
+    let env = KassaEnv::for_db(&db);
     let server = env.serve(&["--demo"]);
     let banner = server.banner.join("\n");
     assert!(banner.contains("KASSA_API_KEY=bs_live_"), "{banner}");

@@ -8,8 +8,8 @@ use crate::support::{Backend, TestDb};
 crate::backend_tests!(acknowledged_orders_survive_a_crash_and_a_restart);
 
 async fn acknowledged_orders_survive_a_crash_and_a_restart(backend: Backend) {
-    let db = TestDb::new(backend);
-    let env = KassaEnv::new(&db.url(), &db.dir.path().join("data"));
+    let db = TestDb::new(backend).await;
+    let env = KassaEnv::for_db(&db);
     env.run(&["migrate"]);
     let customer = env.json(&["admin", "customer", "create", "--email", "crash@example.com"])["id"].as_i64().unwrap();
     env.json(&["admin", "wallet", "credit", "--customer", &customer.to_string(), "--amount", "100.00"]);

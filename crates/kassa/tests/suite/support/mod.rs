@@ -4,27 +4,24 @@
 
 #![allow(dead_code)]
 
+pub mod db;
 pub mod process;
 pub mod raw;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use kassa_client::{Client, RetryPolicy};
 use kassa_core::catalog::ServiceKind;
 use kassa_core::crypto::{MasterKey, Vault};
 use kassa_core::{CustomerId, Minor};
 use kassa_server::{AppState, ServerConfig};
-use kassa_store::sqlite::{SqliteOptions, SqliteStore};
 use kassa_store::{ApiKeyRecord, LedgerKind, NewApiKey, NewCustomer, NewLedgerEntry, NewService, ServiceRecord, Store};
 
-/// The databases the behavioural suite runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-}
+pub use db::{Backend, StoreOptions, TestDb};
 
 /// Generates one `#[tokio::test]` per backend for each listed `async fn name(backend: Backend)`.
+/// The PostgreSQL variant needs `KASSA_TEST_DATABASE_URL` (scripts/test.sh provides one) and
+/// fails without it: it never passes silently.
 #[macro_export]
 macro_rules! backend_tests {
     ($($name:ident),* $(,)?) => {
@@ -34,55 +31,13 @@ macro_rules! backend_tests {
                 async fn sqlite() {
                     super::$name($crate::support::Backend::Sqlite).await
                 }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::support::Backend::Postgres).await
+                }
             }
         )*
     };
-}
-
-/// A database made for one test and removed after it.
-pub struct TestDb {
-    pub backend: Backend,
-    pub dir: tempfile::TempDir,
-}
-
-impl TestDb {
-    pub fn new(backend: Backend) -> Self {
-        Self { backend, dir: tempfile::tempdir().expect("temp dir") }
-    }
-
-    pub fn sqlite_path(&self) -> std::path::PathBuf {
-        self.dir.path().join("kassa.db")
-    }
-
-    /// The `KASSA_DATABASE_URL` of this database, for spawning the binary.
-    pub fn url(&self) -> String {
-        match self.backend {
-            Backend::Sqlite => format!("sqlite://{}", self.sqlite_path().display()),
-        }
-    }
-
-    pub async fn open(&self, options: &StoreOptions) -> Arc<dyn Store> {
-        match self.backend {
-            Backend::Sqlite => {
-                let mut sqlite = SqliteOptions::new(self.sqlite_path());
-                sqlite.busy_timeout = options.busy_timeout;
-                sqlite.currency = options.currency.clone();
-                Arc::new(SqliteStore::open(sqlite).await.expect("open SQLite store"))
-            }
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct StoreOptions {
-    pub busy_timeout: Duration,
-    pub currency: Option<kassa_core::Currency>,
-}
-
-impl Default for StoreOptions {
-    fn default() -> Self {
-        Self { busy_timeout: Duration::from_secs(5), currency: None }
-    }
 }
 
 /// A running server with its own database.
@@ -111,9 +66,9 @@ impl TestServer {
     }
 
     pub async fn start_with(backend: Backend, options: ServerOptions) -> Self {
-        let db = TestDb::new(backend);
+        let db = TestDb::new(backend).await;
         let store = db.open(&options.store).await;
-        let master_key = MasterKey::generate();
+        let master_key = db.master_key.clone();
         let vault = Vault::new(master_key.clone());
         let server_vault = Vault::new(options.server_master_key.unwrap_or_else(|| master_key.clone()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -281,30 +236,4 @@ pub fn assert_error(response: &kassa_client::RawResponse, status: u16, code: &st
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "message missing");
     assert!(response.header("x-request-id").is_some(), "every answer carries X-Request-Id");
     body
-}
-
-/// Holds the database's write lock until dropped, so writes of the server wait (and, past
-/// their timeout, fail) while it is held.
-pub struct WriteLock {
-    conn: Option<rusqlite::Connection>,
-}
-
-impl TestDb {
-    pub fn hold_write_lock(&self) -> WriteLock {
-        match self.backend {
-            Backend::Sqlite => {
-                let conn = rusqlite::Connection::open(self.sqlite_path()).expect("open SQLite");
-                conn.execute_batch("BEGIN IMMEDIATE").expect("take the write lock");
-                WriteLock { conn: Some(conn) }
-            }
-        }
-    }
-}
-
-impl Drop for WriteLock {
-    fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            let _ = conn.execute_batch("ROLLBACK");
-        }
-    }
 }

@@ -24,6 +24,16 @@ impl KassaEnv {
         Self { database_url: database_url.into(), data_dir: data_dir.into(), extra_env: Vec::new() }
     }
 
+    /// The environment of a test database. The embedded store generates its master key file in
+    /// the data directory; a shared database needs the key given, the same to every process.
+    pub fn for_db(db: &super::TestDb) -> Self {
+        let mut env = Self::new(&db.url(), &db.dir.path().join("data"));
+        if db.backend == super::Backend::Postgres {
+            env.extra_env.push(("KASSA_MASTER_KEY".into(), db.master_key.to_hex()));
+        }
+        env
+    }
+
     pub fn command(&self) -> Command {
         let mut command = Command::new(binary());
         command

@@ -1,0 +1,403 @@
+//! The scale-out store: PostgreSQL, shared by any number of stateless `kassa serve` processes.
+//!
+//! * Money paths are single transactions with conditional updates (`balance >= charge` in the
+//!   `UPDATE` itself), so concurrent nodes can never overdraw a wallet.
+//! * Orders are placed through `kassa_place_orders`, one round trip and one commit for every
+//!   order queued on this node at that moment (group commit; see [`orders`]).
+//! * Serialization failures and deadlocks are retried a bounded number of times, then reported as
+//!   [`StoreError::Contention`].
+//! * Every wait is bounded: acquiring a connection, connecting, and each statement
+//!   (`statement_timeout`). An unreachable database answers [`StoreError::Unavailable`] quickly,
+//!   and the pool makes fresh connections once it is back.
+
+mod orders;
+mod rows;
+mod sql;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use kassa_core::{Currency, CustomerId, OrderId};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::NoTls;
+
+use crate::migrate::{compare, Migration, SchemaState};
+use crate::model::*;
+use crate::{Store, StoreError, StoreKind, StoreResult};
+
+const MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "init", sql: include_str!("../../migrations/postgres/0001_init.sql") }];
+
+/// How to reach PostgreSQL and how long to wait for it.
+#[derive(Debug, Clone)]
+pub struct PostgresOptions {
+    pub url: String,
+    /// The wallet currency for a new database; for an existing one it must match (or be `None`).
+    pub currency: Option<Currency>,
+    /// Connections this process keeps at most.
+    pub pool_size: usize,
+    /// Longest wait for a free connection from the pool.
+    pub acquire_timeout: Duration,
+    /// Longest wait to open a new connection.
+    pub connect_timeout: Duration,
+    /// Longest a single statement may run (server-side `statement_timeout`).
+    pub statement_timeout: Duration,
+    /// Attempts of a transaction that hits a serialization failure or deadlock.
+    pub max_attempts: u32,
+    /// Most orders placed in one transaction.
+    pub max_batch: usize,
+}
+
+impl PostgresOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            currency: None,
+            pool_size: 16,
+            acquire_timeout: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(3),
+            statement_timeout: Duration::from_secs(5),
+            max_attempts: 5,
+            max_batch: 128,
+        }
+    }
+}
+
+pub struct PostgresStore {
+    pool: Pool,
+    currency: Currency,
+    description: String,
+    options: PostgresOptions,
+    orders: orders::OrderLanes,
+}
+
+/// Maps driver errors by what the caller should do about them.
+pub(crate) fn map_err(error: tokio_postgres::Error) -> StoreError {
+    match error.code() {
+        Some(code) if *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED => {
+            StoreError::Contention(error.to_string())
+        }
+        Some(code) if *code == SqlState::UNIQUE_VIOLATION => StoreError::Conflict(error.to_string()),
+        Some(code) if *code == SqlState::CHECK_VIOLATION => StoreError::Invalid(error.to_string()),
+        Some(code)
+            if *code == SqlState::QUERY_CANCELED
+                || *code == SqlState::ADMIN_SHUTDOWN
+                || *code == SqlState::CRASH_SHUTDOWN
+                || *code == SqlState::CANNOT_CONNECT_NOW
+                || *code == SqlState::TOO_MANY_CONNECTIONS
+                || *code == SqlState::DISK_FULL
+                || *code == SqlState::OUT_OF_MEMORY
+                || *code == SqlState::READ_ONLY_SQL_TRANSACTION
+                || code.code().starts_with("08") =>
+        {
+            StoreError::Unavailable(error.to_string())
+        }
+        Some(_) => StoreError::Internal(error.to_string()),
+        // No SQL state: the connection broke, timed out or could not be made.
+        None => StoreError::Unavailable(error.to_string()),
+    }
+}
+
+fn map_pool_err(error: deadpool_postgres::PoolError) -> StoreError {
+    StoreError::Unavailable(format!("no database connection: {error}"))
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => match url[scheme + 3..at].find(':') {
+            Some(colon) => format!("{}:***{}", &url[..scheme + 3 + colon], &url[at..]),
+            None => url.to_string(),
+        },
+        _ => url.to_string(),
+    }
+}
+
+type Client = deadpool_postgres::Object;
+
+impl PostgresStore {
+    /// Connects, checks the schema (refusing a missing, older or newer one) and settles the
+    /// currency. Does not migrate: that is `kassa migrate`'s job.
+    pub async fn open(options: PostgresOptions) -> StoreResult<Self> {
+        let pool = build_pool(&options)?;
+        let client = pool.get().await.map_err(map_pool_err)?;
+        let applied = applied_migrations(&client).await?;
+        match compare(&applied, MIGRATIONS)? {
+            SchemaState::Current => {}
+            SchemaState::Behind { pending } => {
+                return Err(StoreError::Schema(format!(
+                    "{} lacks schema migrations {pending:?}; run `kassa migrate` first",
+                    redact(&options.url)
+                )))
+            }
+        }
+        let currency = settle_currency(&client, options.currency.as_ref()).await?;
+        drop(client);
+        let description = redact(&options.url);
+        let orders = orders::OrderLanes::start(pool.clone(), &options, currency.clone());
+        Ok(Self { pool, currency, description, options, orders })
+    }
+
+    /// Applies pending migrations (under an advisory lock, so two nodes migrating at once take
+    /// turns) and reports which ran.
+    pub async fn migrate(options: &PostgresOptions) -> StoreResult<Vec<i64>> {
+        let pool = build_pool(options)?;
+        let mut client = pool.get().await.map_err(map_pool_err)?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        tx.execute("SELECT pg_advisory_xact_lock(7244901)", &[]).await.map_err(map_err)?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS kassa_schema (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+        )
+        .await
+        .map_err(map_err)?;
+        let applied: Vec<i64> =
+            tx.query("SELECT version FROM kassa_schema", &[]).await.map_err(map_err)?.iter().map(|r| r.get(0)).collect();
+        let pending = match compare(&applied, MIGRATIONS)? {
+            SchemaState::Current => Vec::new(),
+            SchemaState::Behind { pending } => pending,
+        };
+        for migration in MIGRATIONS.iter().filter(|m| pending.contains(&m.version)) {
+            tx.batch_execute(migration.sql).await.map_err(|e| {
+                StoreError::Schema(format!("migration {} ({}) failed: {e}", migration.version, migration.name))
+            })?;
+            tx.execute(
+                "INSERT INTO kassa_schema (version, name, applied_at) VALUES ($1, $2, $3)",
+                &[&migration.version, &migration.name, &now_millis()],
+            )
+            .await
+            .map_err(map_err)?;
+            tracing::info!(version = migration.version, name = migration.name, "applied PostgreSQL migration");
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(pending)
+    }
+
+    pub fn options(&self) -> &PostgresOptions {
+        &self.options
+    }
+
+    async fn client(&self) -> StoreResult<Client> {
+        self.pool.get().await.map_err(map_pool_err)
+    }
+
+}
+
+/// A connection that failed with "unavailable" is broken or the server is gone: it must not go
+/// back into the pool, so the next request gets a fresh one.
+fn release<T>(result: StoreResult<T>, client: Client) -> StoreResult<T> {
+    if result.as_ref().is_err_and(StoreError::is_unavailable) {
+        let _ = deadpool_postgres::Object::take(client);
+    }
+    result
+}
+
+/// Runs one read on a pooled connection: `read!(self, c => sql::customer(&c, id))`.
+macro_rules! read {
+    ($store:expr, $client:ident => $work:expr) => {{
+        let $client = $store.client().await?;
+        let result = $work.await;
+        release(result, $client)
+    }};
+}
+
+/// Runs `$work` in a transaction, retrying serialization failures and deadlocks with jittered
+/// backoff up to `max_attempts` times: `in_transaction!(self, tx => sql::x(&tx, ...))`.
+macro_rules! in_transaction {
+    ($store:expr, $tx:ident => $work:expr) => {{
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut client = $store.client().await?;
+            let outcome = async {
+                let $tx = client.transaction().await.map_err(map_err)?;
+                let value = $work.await?;
+                $tx.commit().await.map_err(map_err)?;
+                Ok(value)
+            }
+            .await;
+            match release(outcome, client) {
+                Err(StoreError::Contention(cause)) if attempt < $store.options.max_attempts => {
+                    tracing::debug!(attempt, %cause, "retrying a transaction after contention");
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+
+/// Jittered exponential backoff: ~10 ms, 20 ms, 40 ms, ... capped at 500 ms.
+pub(crate) fn backoff(attempt: u32) -> Duration {
+    let base = 10u64.saturating_mul(1 << attempt.min(6)).min(500);
+    let jitter = u64::from(kassa_core::ids::random_bytes::<1>()[0]) % base.max(1);
+    Duration::from_millis(base / 2 + jitter / 2)
+}
+
+fn build_pool(options: &PostgresOptions) -> StoreResult<Pool> {
+    let mut config: tokio_postgres::Config =
+        options.url.parse().map_err(|e| StoreError::Schema(format!("{}: {e}", redact(&options.url))))?;
+    config.connect_timeout(options.connect_timeout);
+    config.options(format!("-c statement_timeout={}", options.statement_timeout.as_millis()));
+    config.application_name("kassa");
+    let manager =
+        Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    Pool::builder(manager)
+        .max_size(options.pool_size.max(1))
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(options.acquire_timeout))
+        .create_timeout(Some(options.connect_timeout))
+        .recycle_timeout(Some(options.connect_timeout))
+        .build()
+        .map_err(|e| StoreError::Internal(format!("building the connection pool: {e}")))
+}
+
+async fn applied_migrations(client: &Client) -> StoreResult<Vec<i64>> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('kassa_schema') IS NOT NULL", &[])
+        .await
+        .map_err(map_err)?
+        .get(0);
+    if !exists {
+        return Ok(Vec::new());
+    }
+    let rows = client.query("SELECT version FROM kassa_schema ORDER BY version", &[]).await.map_err(map_err)?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// As in the SQLite store: the currency is written once and checked on every later open.
+async fn settle_currency(client: &Client, configured: Option<&Currency>) -> StoreResult<Currency> {
+    let rows = client
+        .query("SELECT key, value FROM settings WHERE key IN ('currency', 'currency_decimals')", &[])
+        .await
+        .map_err(map_err)?;
+    let get = |name: &str| rows.iter().find(|r| r.get::<_, &str>(0) == name).map(|r| r.get::<_, String>(1));
+    match (get("currency"), get("currency_decimals")) {
+        (Some(code), Some(decimals)) => {
+            let decimals: u8 =
+                decimals.parse().map_err(|_| StoreError::Internal("bad currency_decimals setting".into()))?;
+            let stored = Currency::new(&code, decimals).map_err(|e| StoreError::Internal(e.to_string()))?;
+            if let Some(configured) = configured.filter(|c| *c != &stored) {
+                return Err(StoreError::Schema(format!(
+                    "the database keeps money in {} with {} decimals but the configuration asks for {} with {}; \
+                     the currency cannot change once wallets exist",
+                    stored.code(),
+                    stored.decimals(),
+                    configured.code(),
+                    configured.decimals()
+                )));
+            }
+            Ok(stored)
+        }
+        _ => {
+            let currency = configured.cloned().unwrap_or_else(Currency::usd);
+            client
+                .execute(
+                    "INSERT INTO settings (key, value) VALUES ('currency', $1), ('currency_decimals', $2)
+                     ON CONFLICT (key) DO NOTHING",
+                    &[&currency.code(), &currency.decimals().to_string()],
+                )
+                .await
+                .map_err(map_err)?;
+            // Another node may have settled it first; read back what won.
+            Box::pin(settle_currency(client, Some(&currency))).await
+        }
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn kind(&self) -> StoreKind {
+        StoreKind::Postgres
+    }
+
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+
+    fn currency(&self) -> &Currency {
+        &self.currency
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        read!(self, c => async { c.simple_query("SELECT 1").await.map(|_| ()).map_err(map_err) })
+    }
+
+    async fn create_customer(&self, new: NewCustomer) -> StoreResult<Customer> {
+        in_transaction!(self, tx => sql::create_customer(&tx, &new, now_millis()))
+    }
+
+    async fn customer(&self, id: CustomerId) -> StoreResult<Option<Customer>> {
+        read!(self, c => sql::customer(&c, id))
+    }
+
+    async fn list_customers(&self) -> StoreResult<Vec<Customer>> {
+        read!(self, c => sql::list_customers(&c))
+    }
+
+    async fn set_customer_status(&self, id: CustomerId, status: CustomerStatus) -> StoreResult<Customer> {
+        in_transaction!(self, tx => sql::set_customer_status(&tx, id, status, now_millis()))
+    }
+
+    async fn wallet(&self, id: CustomerId) -> StoreResult<Wallet> {
+        read!(self, c => sql::wallet(&c, id))
+    }
+
+    async fn post_ledger_entry(&self, entry: NewLedgerEntry) -> StoreResult<LedgerEntry> {
+        in_transaction!(self, tx => sql::post_ledger_entry(&tx, &entry, now_millis()))
+    }
+
+    async fn ledger(&self, id: CustomerId, limit: u32) -> StoreResult<Vec<LedgerEntry>> {
+        read!(self, c => sql::ledger(&c, id, limit))
+    }
+
+    async fn audit_books(&self) -> StoreResult<BooksReport> {
+        in_transaction!(self, tx => sql::audit_books(&tx))
+    }
+
+    async fn create_api_key(&self, new: NewApiKey) -> StoreResult<ApiKeyRecord> {
+        in_transaction!(self, tx => sql::create_api_key(&tx, &new, now_millis()))
+    }
+
+    async fn auth_record(&self, api_key: &str) -> StoreResult<Option<AuthRecord>> {
+        read!(self, c => sql::auth_record(&c, api_key))
+    }
+
+    async fn set_api_key_status(&self, api_key: &str, status: KeyStatus) -> StoreResult<ApiKeyRecord> {
+        in_transaction!(self, tx => sql::set_api_key_status(&tx, api_key, status, now_millis()))
+    }
+
+    async fn list_api_keys(&self, customer: Option<CustomerId>) -> StoreResult<Vec<ApiKeyRecord>> {
+        read!(self, c => sql::list_api_keys(&c, customer))
+    }
+
+    async fn create_service(&self, new: NewService) -> StoreResult<ServiceRecord> {
+        in_transaction!(self, tx => sql::create_service(&tx, &new, now_millis()))
+    }
+
+    async fn update_service(&self, id: i64, patch: ServicePatch) -> StoreResult<ServiceRecord> {
+        let updated = in_transaction!(self, tx => sql::update_service(&tx, id, &patch, now_millis()))?;
+        self.orders.forget_service(id);
+        Ok(updated)
+    }
+
+    async fn services(&self, active_only: bool) -> StoreResult<Vec<ServiceRecord>> {
+        read!(self, c => sql::services(&c, active_only))
+    }
+
+    async fn create_order(&self, new: NewOrder) -> StoreResult<OrderPlaced> {
+        self.orders.place(&self.pool, new).await
+    }
+
+    async fn order(&self, customer: Option<CustomerId>, id: &OrderId) -> StoreResult<Option<OrderRecord>> {
+        read!(self, c => sql::order(&c, customer, id))
+    }
+
+    async fn list_orders(&self, filter: OrderFilter) -> StoreResult<OrderPage> {
+        read!(self, c => sql::list_orders(&c, &filter))
+    }
+
+    async fn change_order(&self, id: &OrderId, change: StatusChange) -> StoreResult<OrderRecord> {
+        in_transaction!(self, tx => sql::change_order(&tx, id, &change, now_millis()))
+    }
+}

@@ -1,0 +1,264 @@
+//! Order placement on PostgreSQL, with group commit.
+//!
+//! A request prices its order in Rust (`ServiceTerms::quote`, against a cached copy of the
+//! service) and queues it. A few "lanes" take whatever is queued, sort it by customer (so
+//! concurrent batches lock wallets in the same order), and place the whole batch with one call to
+//! `kassa_place_orders`: one round trip, one transaction, one commit. The function re-checks,
+//! atomically with the debit, everything that could have changed: the idempotency key, the
+//! client reference, the service version that was quoted, and the balance. An item whose service
+//! changed, or that raced another node for the same key, is re-quoted and re-queued, a bounded
+//! number of times.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use deadpool_postgres::Pool;
+use kassa_core::catalog::OrderRefusal;
+use kassa_core::{Currency, Minor, OrderId};
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use super::{backoff, map_err, map_pool_err, sql, PostgresOptions};
+use crate::model::*;
+use crate::{StoreError, StoreResult};
+
+/// Re-quotes of one order (its service changed, or it raced another node) before giving up.
+const PLACE_ATTEMPTS: usize = 4;
+/// Orders waiting for a lane.
+const QUEUE_LEN: usize = 8192;
+
+/// What `kassa_place_orders` decided for one item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Created { seq: i64, balance: i64 },
+    Replay,
+    KeyConflict,
+    RefConflict,
+    StaleService,
+    Insufficient { balance: i64 },
+    NoWallet,
+    Race,
+}
+
+struct Job {
+    customer: i64,
+    item: serde_json::Value,
+    reply: oneshot::Sender<StoreResult<Outcome>>,
+}
+
+pub struct OrderLanes {
+    queue: mpsc::Sender<Job>,
+    services: Arc<RwLock<HashMap<i64, ServiceRecord>>>,
+    currency: Currency,
+}
+
+impl OrderLanes {
+    pub fn start(pool: Pool, options: &PostgresOptions, currency: Currency) -> Self {
+        let (queue, jobs) = mpsc::channel(QUEUE_LEN);
+        let jobs = Arc::new(Mutex::new(jobs));
+        let lanes = (options.pool_size / 2).max(1);
+        for _ in 0..lanes {
+            tokio::spawn(run_lane(pool.clone(), jobs.clone(), options.max_batch.max(1), options.max_attempts));
+        }
+        Self { queue, services: Arc::new(RwLock::new(HashMap::new())), currency }
+    }
+
+    /// Drops a cached service, so the next order reads it afresh.
+    pub fn forget_service(&self, id: i64) {
+        self.services.write().expect("service cache lock").remove(&id);
+    }
+
+    async fn service(&self, pool: &Pool, id: i64) -> StoreResult<Option<ServiceRecord>> {
+        if let Some(service) = self.services.read().expect("service cache lock").get(&id) {
+            return Ok(Some(service.clone()));
+        }
+        let client = pool.get().await.map_err(map_pool_err)?;
+        let service = sql::service(&client, id).await?;
+        if let Some(service) = &service {
+            self.services.write().expect("service cache lock").insert(id, service.clone());
+        }
+        Ok(service)
+    }
+
+    /// An earlier order under this key wins over a refusal of this request (the retry of a
+    /// successful order replays, even if the service was withdrawn since).
+    async fn replay_or_refuse(&self, pool: &Pool, new: &NewOrder, refusal: OrderRefusal) -> StoreResult<OrderPlaced> {
+        match self.earlier_order(pool, new).await? {
+            Some(placed) => Ok(placed),
+            None => Err(refusal.into()),
+        }
+    }
+
+    async fn earlier_order(&self, pool: &Pool, new: &NewOrder) -> StoreResult<Option<OrderPlaced>> {
+        let client = pool.get().await.map_err(map_pool_err)?;
+        match sql::order_by_key(&client, new.customer_id, &new.idempotency_key).await? {
+            Some((order, fingerprint)) if fingerprint == new.request.fingerprint() => Ok(Some(OrderPlaced::Replayed(order))),
+            Some(_) => Err(OrderRefusal::IdempotencyKeyReused.into()),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn place(&self, pool: &Pool, new: NewOrder) -> StoreResult<OrderPlaced> {
+        let request = &new.request;
+        let fingerprint = request.fingerprint();
+        let comments = request.custom_comments.as_ref().map(|c| c.join("\n"));
+        for _ in 0..PLACE_ATTEMPTS {
+            let Some(service) = self.service(pool, request.service_id).await? else {
+                return self.replay_or_refuse(pool, &new, OrderRefusal::ServiceNotFound).await;
+            };
+            let charge = match service.terms().quote(request, &new.allowed_services, &self.currency) {
+                Ok(charge) => charge,
+                Err(refusal) => return self.replay_or_refuse(pool, &new, refusal).await,
+            };
+            let id = OrderId::generate();
+            let item = json!({
+                "customer_id": new.customer_id.0,
+                "key": new.idempotency_key,
+                "fingerprint": hex(&fingerprint),
+                "client_order_ref": request.client_order_ref,
+                "service_id": service.id,
+                "service_version": service.updated_at,
+                "service_name": service.name,
+                "price_per_1000": service.price_per_1000.to_string(),
+                "quantity": request.quantity,
+                "link": request.link,
+                "custom_comments": comments,
+                "charge": charge.0,
+                "order_id": id.as_str(),
+                "status": INITIAL_ORDER_STATUS.as_str(),
+            });
+            let (reply, answer) = oneshot::channel();
+            self.queue
+                .send(Job { customer: new.customer_id.0, item, reply })
+                .await
+                .map_err(|_| StoreError::Unavailable("the order lanes have stopped".into()))?;
+            let outcome = answer.await.map_err(|_| StoreError::Unavailable("an order lane stopped".into()))??;
+            match outcome {
+                Outcome::Created { seq, balance: _ } => {
+                    let now = now_millis();
+                    return Ok(OrderPlaced::Created(OrderRecord {
+                        seq,
+                        id,
+                        customer_id: new.customer_id,
+                        service_id: service.id,
+                        service_name: service.name,
+                        quantity: request.quantity,
+                        link: request.link.clone(),
+                        custom_comments: comments,
+                        client_order_ref: request.client_order_ref.clone(),
+                        idempotency_key: new.idempotency_key.clone(),
+                        price_per_1000: service.price_per_1000,
+                        charge,
+                        refunded: Minor::ZERO,
+                        status: INITIAL_ORDER_STATUS,
+                        smm_status: None,
+                        remains: None,
+                        start_count: None,
+                        created_at: now,
+                        updated_at: now,
+                    }));
+                }
+                Outcome::Replay | Outcome::KeyConflict => {
+                    return self.earlier_order(pool, &new).await?.ok_or_else(|| {
+                        StoreError::Internal("an order reported as existing could not be read".into())
+                    });
+                }
+                Outcome::RefConflict => return Err(OrderRefusal::ClientOrderRefReused.into()),
+                Outcome::Insufficient { balance } => {
+                    return Err(OrderRefusal::InsufficientBalance { balance: Minor(balance), required: charge }.into())
+                }
+                Outcome::NoWallet => return Err(OrderRefusal::CustomerNotFound.into()),
+                Outcome::StaleService => self.forget_service(service.id),
+                Outcome::Race => tokio::time::sleep(backoff(1)).await,
+            }
+        }
+        Err(StoreError::Contention("the order kept racing concurrent changes".into()))
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn run_lane(pool: Pool, jobs: Arc<Mutex<mpsc::Receiver<Job>>>, max_batch: usize, max_attempts: u32) {
+    loop {
+        let mut batch = {
+            let mut jobs = jobs.lock().await;
+            let Some(first) = jobs.recv().await else { return };
+            let mut batch = vec![first];
+            while batch.len() < max_batch {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            batch
+        };
+        // Wallet rows are locked in customer order by every lane and node, which keeps
+        // concurrent batches from deadlocking on each other's wallets.
+        batch.sort_by_key(|job| job.customer);
+        let items = serde_json::Value::Array(batch.iter().map(|job| job.item.clone()).collect());
+        match place_batch(&pool, &items, max_attempts).await {
+            Ok(outcomes) if outcomes.len() == batch.len() => {
+                for (job, outcome) in batch.into_iter().zip(outcomes) {
+                    let _ = job.reply.send(Ok(outcome));
+                }
+            }
+            Ok(outcomes) => {
+                let error = StoreError::Internal(format!("{} outcomes for {} orders", outcomes.len(), batch.len()));
+                for job in batch {
+                    let _ = job.reply.send(Err(error.clone()));
+                }
+            }
+            Err(error) => {
+                for job in batch {
+                    let _ = job.reply.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Calls `kassa_place_orders` once for the batch, retrying deadlocks and serialization
+/// failures. The call is one statement in autocommit mode: it commits as a whole or not at all.
+async fn place_batch(pool: &Pool, items: &serde_json::Value, max_attempts: u32) -> StoreResult<Vec<Outcome>> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let client = pool.get().await.map_err(map_pool_err)?;
+        let result = async {
+            let stmt = client
+                .prepare_cached("SELECT item, outcome, seq, balance FROM kassa_place_orders($1::jsonb, $2)")
+                .await
+                .map_err(map_err)?;
+            let rows = client.query(&stmt, &[items, &now_millis()]).await.map_err(map_err)?;
+            rows.iter().map(outcome).collect::<StoreResult<Vec<_>>>()
+        }
+        .await;
+        match result {
+            Err(StoreError::Contention(_)) if attempt < max_attempts => tokio::time::sleep(backoff(attempt)).await,
+            Err(StoreError::Unavailable(cause)) => {
+                let _ = deadpool_postgres::Object::take(client);
+                return Err(StoreError::Unavailable(cause));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn outcome(row: &tokio_postgres::Row) -> StoreResult<Outcome> {
+    let seq: Option<i64> = row.get("seq");
+    let balance: Option<i64> = row.get("balance");
+    let missing = || StoreError::Internal("kassa_place_orders returned an incomplete row".into());
+    Ok(match row.get::<_, &str>("outcome") {
+        "created" => Outcome::Created { seq: seq.ok_or_else(missing)?, balance: balance.ok_or_else(missing)? },
+        "replay" => Outcome::Replay,
+        "key_conflict" => Outcome::KeyConflict,
+        "ref_conflict" => Outcome::RefConflict,
+        "stale_service" => Outcome::StaleService,
+        "insufficient" => Outcome::Insufficient { balance: balance.ok_or_else(missing)? },
+        "no_wallet" => Outcome::NoWallet,
+        "race" => Outcome::Race,
+        other => return Err(StoreError::Internal(format!("unknown outcome {other:?} from kassa_place_orders"))),
+    })
+}

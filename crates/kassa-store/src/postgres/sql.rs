@@ -1,0 +1,446 @@
+//! Every statement of the PostgreSQL store except order placement (see `orders.rs`). Write
+//! functions take a transaction; read functions any client.
+
+use deadpool_postgres::GenericClient;
+use kassa_core::ids::{generate_user_id, OrderId};
+use kassa_core::{CustomerId, Minor};
+use tokio_postgres::error::SqlState;
+
+use super::map_err;
+use super::rows::{self, *};
+use crate::model::*;
+use crate::rules::{self, join_list};
+use crate::{StoreError, StoreResult};
+
+/// How many times a random id is redrawn after a collision before giving up.
+const ID_ATTEMPTS: usize = 5;
+
+/// The name of the constraint a unique violation hit, if that is what `error` is.
+fn violated_constraint(error: &tokio_postgres::Error) -> Option<&str> {
+    let db = error.as_db_error()?;
+    (db.code() == &SqlState::UNIQUE_VIOLATION).then(|| db.constraint().unwrap_or(""))
+}
+
+fn collect<T>(rows: Vec<tokio_postgres::Row>, map: impl Fn(&tokio_postgres::Row) -> StoreResult<T>) -> StoreResult<Vec<T>> {
+    rows.iter().map(map).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Customers
+
+pub async fn create_customer(tx: &impl GenericClient, new: &NewCustomer, now: Millis) -> StoreResult<Customer> {
+    for _ in 0..ID_ATTEMPTS {
+        // A savepoint per attempt: a failed INSERT would otherwise abort the whole transaction.
+        tx.batch_execute("SAVEPOINT customer_insert").await.map_err(map_err)?;
+        let inserted = tx
+            .query_one(
+                &format!(
+                    "INSERT INTO customers (user_id, email, first_name, last_name, phone, chat_status, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, '1', $6, $6) RETURNING {CUSTOMER_COLUMNS}"
+                ),
+                &[&generate_user_id(), &new.email, &new.first_name, &new.last_name, &new.phone, &now],
+            )
+            .await;
+        match inserted {
+            Ok(row) => {
+                let customer = rows::customer(&row)?;
+                tx.execute("INSERT INTO wallets (customer_id, balance, updated_at) VALUES ($1, 0, $2)", &[&customer.id.0, &now])
+                    .await
+                    .map_err(map_err)?;
+                return Ok(customer);
+            }
+            Err(e) => {
+                tx.batch_execute("ROLLBACK TO SAVEPOINT customer_insert").await.map_err(map_err)?;
+                match violated_constraint(&e) {
+                    Some(c) if c.contains("user_id") => continue,
+                    Some(c) if c.contains("email") => {
+                        return Err(StoreError::Conflict(format!("a customer with email {} already exists", new.email)))
+                    }
+                    _ => return Err(map_err(e)),
+                }
+            }
+        }
+    }
+    Err(StoreError::Internal("could not draw a unique user_id".into()))
+}
+
+pub async fn customer(c: &impl GenericClient, id: CustomerId) -> StoreResult<Option<Customer>> {
+    let stmt = c.prepare_cached(&format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = $1")).await.map_err(map_err)?;
+    c.query_opt(&stmt, &[&id.0]).await.map_err(map_err)?.as_ref().map(rows::customer).transpose()
+}
+
+pub async fn list_customers(c: &impl GenericClient) -> StoreResult<Vec<Customer>> {
+    let rows = c.query(&format!("SELECT {CUSTOMER_COLUMNS} FROM customers ORDER BY id"), &[]).await.map_err(map_err)?;
+    collect(rows, rows::customer)
+}
+
+pub async fn set_customer_status(
+    tx: &impl GenericClient,
+    id: CustomerId,
+    status: CustomerStatus,
+    now: Millis,
+) -> StoreResult<Customer> {
+    let row = tx
+        .query_opt(
+            &format!("UPDATE customers SET status = $1, updated_at = $2 WHERE id = $3 RETURNING {CUSTOMER_COLUMNS}"),
+            &[&status.as_str(), &now, &id.0],
+        )
+        .await
+        .map_err(map_err)?;
+    row.as_ref().map(rows::customer).transpose()?.ok_or_else(|| StoreError::NotFound(format!("customer {id}")))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wallets and the ledger
+
+pub async fn wallet(c: &impl GenericClient, id: CustomerId) -> StoreResult<Wallet> {
+    let stmt = c.prepare_cached("SELECT balance FROM wallets WHERE customer_id = $1").await.map_err(map_err)?;
+    let row = c.query_opt(&stmt, &[&id.0]).await.map_err(map_err)?;
+    row.map(|r| Wallet { customer_id: id, balance: Minor(r.get(0)) })
+        .ok_or_else(|| StoreError::NotFound(format!("customer {id}")))
+}
+
+/// Adds `delta` if the result stays at or above zero; `None` if it would not. The condition is
+/// in the `UPDATE`, which PostgreSQL re-checks after waiting for a concurrent writer's row lock.
+async fn move_balance(tx: &impl GenericClient, id: CustomerId, delta: Minor, now: Millis) -> StoreResult<Option<Minor>> {
+    let stmt = tx
+        .prepare_cached(
+            "UPDATE wallets SET balance = balance + $1, updated_at = $3
+             WHERE customer_id = $2 AND balance + $1 >= 0 RETURNING balance",
+        )
+        .await
+        .map_err(map_err)?;
+    Ok(tx.query_opt(&stmt, &[&delta.0, &id.0, &now]).await.map_err(map_err)?.map(|r| Minor(r.get(0))))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_ledger(
+    tx: &impl GenericClient,
+    id: CustomerId,
+    kind: LedgerKind,
+    amount: Minor,
+    balance_after: Minor,
+    reference: &str,
+    order_id: Option<&str>,
+    note: Option<&str>,
+    now: Millis,
+) -> StoreResult<LedgerEntry> {
+    let stmt = tx
+        .prepare_cached(&format!(
+            "INSERT INTO ledger_entries (customer_id, kind, amount, balance_after, reference, order_id, note, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {LEDGER_COLUMNS}"
+        ))
+        .await
+        .map_err(map_err)?;
+    match tx.query_one(&stmt, &[&id.0, &kind.as_str(), &amount.0, &balance_after.0, &reference, &order_id, &note, &now]).await {
+        Ok(row) => rows::ledger_entry(&row),
+        Err(e) if violated_constraint(&e).is_some_and(|c| c.contains("reference")) => {
+            Err(StoreError::Conflict(format!("ledger reference {reference:?} was already used")))
+        }
+        Err(e) => Err(map_err(e)),
+    }
+}
+
+pub async fn post_ledger_entry(tx: &impl GenericClient, entry: &NewLedgerEntry, now: Millis) -> StoreResult<LedgerEntry> {
+    rules::check_operator_entry(entry)?;
+    let Some(balance_after) = move_balance(tx, entry.customer_id, entry.amount, now).await? else {
+        return Err(rules::uncovered_adjustment(wallet(tx, entry.customer_id).await?.balance, entry.amount));
+    };
+    insert_ledger(
+        tx,
+        entry.customer_id,
+        entry.kind,
+        entry.amount,
+        balance_after,
+        &entry.reference,
+        None,
+        entry.note.as_deref(),
+        now,
+    )
+    .await
+}
+
+pub async fn ledger(c: &impl GenericClient, id: CustomerId, limit: u32) -> StoreResult<Vec<LedgerEntry>> {
+    let rows = c
+        .query(
+            &format!("SELECT {LEDGER_COLUMNS} FROM ledger_entries WHERE customer_id = $1 ORDER BY id DESC LIMIT $2"),
+            &[&id.0, &i64::from(limit)],
+        )
+        .await
+        .map_err(map_err)?;
+    collect(rows, rows::ledger_entry)
+}
+
+pub async fn audit_books(tx: &impl GenericClient) -> StoreResult<BooksReport> {
+    use rules::audit::*;
+    // One snapshot for every check.
+    tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").await.map_err(map_err)?;
+    let count = async |sql: &str| -> StoreResult<u64> {
+        Ok(tx.query_one(sql, &[]).await.map_err(map_err)?.get::<_, i64>(0) as u64)
+    };
+    let ids = async |sql: &str| -> StoreResult<Vec<i64>> {
+        Ok(tx.query(sql, &[]).await.map_err(map_err)?.iter().map(|r| r.get(0)).collect())
+    };
+    let texts = async |sql: &str| -> StoreResult<Vec<String>> {
+        Ok(tx.query(sql, &[]).await.map_err(map_err)?.iter().map(|r| r.get(0)).collect())
+    };
+    Ok(BooksReport {
+        wallets: count(COUNT_WALLETS).await?,
+        orders: count(COUNT_ORDERS).await?,
+        ledger_entries: count(COUNT_LEDGER).await?,
+        balance_mismatches: ids(BALANCE_MISMATCHES).await?,
+        orders_without_one_charge: texts(ORDERS_WITHOUT_ONE_CHARGE).await?,
+        charges_without_order: texts(CHARGES_WITHOUT_ORDER).await?,
+        refund_mismatches: texts(REFUND_MISMATCHES).await?,
+        negative_balances: ids(NEGATIVE_BALANCES).await?,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// API keys
+
+pub async fn create_api_key(tx: &impl GenericClient, new: &NewApiKey, now: Millis) -> StoreResult<ApiKeyRecord> {
+    if customer(tx, new.customer_id).await?.is_none() {
+        return Err(StoreError::NotFound(format!("customer {}", new.customer_id)));
+    }
+    let inserted = tx
+        .query_one(
+            &format!(
+                "INSERT INTO api_keys AS k (api_key, customer_id, secret_sealed, status, allowed_ips, allowed_services,
+                                            rate_limit_per_minute, created_at, updated_at)
+                 VALUES ($1, $2, $3, 'active', $4, $5, $6, $7, $7) RETURNING {KEY_COLUMNS}"
+            ),
+            &[
+                &new.api_key,
+                &new.customer_id.0,
+                &new.secret_sealed,
+                &join_list(&new.allowed_ips),
+                &join_list(&new.allowed_services),
+                &(new.rate_limit_per_minute.min(i32::MAX as u32) as i32),
+                &now,
+            ],
+        )
+        .await;
+    match inserted {
+        Ok(row) => rows::api_key(&row),
+        Err(e) if violated_constraint(&e).is_some() => Err(StoreError::Conflict("API key already exists".into())),
+        Err(e) => Err(map_err(e)),
+    }
+}
+
+async fn api_key_by_value(c: &impl GenericClient, api_key: &str) -> StoreResult<Option<ApiKeyRecord>> {
+    let row = c
+        .query_opt(&format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.api_key = $1"), &[&api_key])
+        .await
+        .map_err(map_err)?;
+    row.as_ref().map(rows::api_key).transpose()
+}
+
+pub async fn auth_record(c: &impl GenericClient, api_key: &str) -> StoreResult<Option<AuthRecord>> {
+    let stmt = c
+        .prepare_cached(&format!(
+            "SELECT {KEY_COLUMNS}, k.secret_sealed, c.status AS customer_status
+             FROM api_keys k LEFT JOIN customers c ON c.id = k.customer_id WHERE k.api_key = $1"
+        ))
+        .await
+        .map_err(map_err)?;
+    let Some(row) = c.query_opt(&stmt, &[&api_key]).await.map_err(map_err)? else { return Ok(None) };
+    let status: Option<&str> = row.get("customer_status");
+    Ok(Some(AuthRecord {
+        key: rows::api_key(&row)?,
+        secret_sealed: row.get("secret_sealed"),
+        customer_status: status.and_then(|s| s.parse().ok()),
+    }))
+}
+
+pub async fn set_api_key_status(
+    tx: &impl GenericClient,
+    api_key: &str,
+    status: KeyStatus,
+    now: Millis,
+) -> StoreResult<ApiKeyRecord> {
+    let current = api_key_by_value(tx, api_key).await?.ok_or_else(|| StoreError::NotFound(format!("API key {api_key}")))?;
+    if current.status == KeyStatus::Revoked && status != KeyStatus::Revoked {
+        return Err(StoreError::Invalid("a revoked key stays revoked; create a new key".into()));
+    }
+    tx.execute("UPDATE api_keys SET status = $1, updated_at = $2 WHERE api_key = $3", &[&status.as_str(), &now, &api_key])
+        .await
+        .map_err(map_err)?;
+    api_key_by_value(tx, api_key).await?.ok_or_else(|| StoreError::NotFound(format!("API key {api_key}")))
+}
+
+pub async fn list_api_keys(c: &impl GenericClient, customer: Option<CustomerId>) -> StoreResult<Vec<ApiKeyRecord>> {
+    let rows = c
+        .query(
+            &format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE $1::BIGINT IS NULL OR k.customer_id = $1 ORDER BY k.id"),
+            &[&customer.map(|c| c.0)],
+        )
+        .await
+        .map_err(map_err)?;
+    collect(rows, rows::api_key)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Services
+
+pub async fn create_service(tx: &impl GenericClient, new: &NewService, now: Millis) -> StoreResult<ServiceRecord> {
+    rules::check_quantity_bounds(new.min, new.max)?;
+    let row = tx
+        .query_one(
+            &format!(
+                "INSERT INTO services (name, category, kind, price_per_1000, min_quantity, max_quantity, active, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7, $7) RETURNING {SERVICE_COLUMNS}"
+            ),
+            &[&new.name, &new.category, &new.kind.as_str(), &new.price_per_1000.decimal(), &(new.min as i64), &(new.max as i64), &now],
+        )
+        .await
+        .map_err(map_err)?;
+    rows::service(&row)
+}
+
+pub async fn service(c: &impl GenericClient, id: i64) -> StoreResult<Option<ServiceRecord>> {
+    let stmt = c.prepare_cached(&format!("SELECT {SERVICE_COLUMNS} FROM services WHERE id = $1")).await.map_err(map_err)?;
+    c.query_opt(&stmt, &[&id]).await.map_err(map_err)?.as_ref().map(rows::service).transpose()
+}
+
+pub async fn update_service(tx: &impl GenericClient, id: i64, patch: &ServicePatch, now: Millis) -> StoreResult<ServiceRecord> {
+    let row = tx
+        .query_opt(&format!("SELECT {SERVICE_COLUMNS} FROM services WHERE id = $1 FOR UPDATE"), &[&id])
+        .await
+        .map_err(map_err)?;
+    let current = row.as_ref().map(rows::service).transpose()?.ok_or_else(|| StoreError::NotFound(format!("service {id}")))?;
+    let min = patch.min.unwrap_or(current.min);
+    let max = patch.max.unwrap_or(current.max);
+    rules::check_quantity_bounds(min, max)?;
+    // updated_at is the version orders are quoted against, so it must move on every change.
+    let version = now.max(current.updated_at + 1);
+    let row = tx
+        .query_one(
+            &format!(
+                "UPDATE services SET name = $1, category = $2, kind = $3, price_per_1000 = $4, min_quantity = $5,
+                                     max_quantity = $6, active = $7, updated_at = $8
+                 WHERE id = $9 RETURNING {SERVICE_COLUMNS}"
+            ),
+            &[
+                patch.name.as_ref().unwrap_or(&current.name),
+                patch.category.as_ref().unwrap_or(&current.category),
+                &patch.kind.unwrap_or(current.kind).as_str(),
+                &patch.price_per_1000.unwrap_or(current.price_per_1000).decimal(),
+                &(min as i64),
+                &(max as i64),
+                &patch.active.unwrap_or(current.active),
+                &version,
+                &id,
+            ],
+        )
+        .await
+        .map_err(map_err)?;
+    rows::service(&row)
+}
+
+pub async fn services(c: &impl GenericClient, active_only: bool) -> StoreResult<Vec<ServiceRecord>> {
+    let stmt = c
+        .prepare_cached(&format!("SELECT {SERVICE_COLUMNS} FROM services WHERE active OR NOT $1 ORDER BY id"))
+        .await
+        .map_err(map_err)?;
+    collect(c.query(&stmt, &[&active_only]).await.map_err(map_err)?, rows::service)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Orders (placement is in orders.rs)
+
+pub async fn order(c: &impl GenericClient, customer: Option<CustomerId>, id: &OrderId) -> StoreResult<Option<OrderRecord>> {
+    let stmt = c
+        .prepare_cached(&format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1 AND ($2::BIGINT IS NULL OR customer_id = $2)"
+        ))
+        .await
+        .map_err(map_err)?;
+    c.query_opt(&stmt, &[&id.as_str(), &customer.map(|c| c.0)]).await.map_err(map_err)?.as_ref().map(rows::order).transpose()
+}
+
+pub async fn order_by_key(c: &impl GenericClient, customer: CustomerId, key: &str) -> StoreResult<Option<(OrderRecord, Vec<u8>)>> {
+    let stmt = c
+        .prepare_cached(&format!(
+            "SELECT {ORDER_COLUMNS}, request_fingerprint FROM orders WHERE customer_id = $1 AND idempotency_key = $2"
+        ))
+        .await
+        .map_err(map_err)?;
+    let Some(row) = c.query_opt(&stmt, &[&customer.0, &key]).await.map_err(map_err)? else { return Ok(None) };
+    Ok(Some((rows::order(&row)?, row.get("request_fingerprint"))))
+}
+
+pub async fn list_orders(c: &impl GenericClient, filter: &OrderFilter) -> StoreResult<OrderPage> {
+    let customer = filter.customer_id.map(|c| c.0);
+    let status = filter.status.map(|s| s.as_str());
+    // One statement per filter shape, so each uses its own index.
+    let condition = match (customer.is_some(), status.is_some()) {
+        (true, true) => "customer_id = $1 AND status = $2",
+        (true, false) => "customer_id = $1 AND $2::TEXT IS NULL",
+        (false, true) => "$1::BIGINT IS NULL AND status = $2",
+        (false, false) => "$1::BIGINT IS NULL AND $2::TEXT IS NULL",
+    };
+    let list = c
+        .prepare_cached(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE {condition} ORDER BY seq DESC LIMIT $3 OFFSET $4"))
+        .await
+        .map_err(map_err)?;
+    let count = c.prepare_cached(&format!("SELECT COUNT(*) FROM orders WHERE {condition}")).await.map_err(map_err)?;
+    let rows = c
+        .query(&list, &[&customer, &status, &i64::from(filter.limit), &(filter.offset() as i64)])
+        .await
+        .map_err(map_err)?;
+    let total: i64 = c.query_one(&count, &[&customer, &status]).await.map_err(map_err)?.get(0);
+    Ok(OrderPage { orders: collect(rows, rows::order)?, total: total as u64 })
+}
+
+pub async fn change_order(
+    tx: &impl GenericClient,
+    id: &OrderId,
+    change: &StatusChange,
+    now: Millis,
+) -> StoreResult<OrderRecord> {
+    // FOR UPDATE: two workers changing the same order take turns, so a refund is decided once.
+    let row = tx
+        .query_opt(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1 FOR UPDATE"), &[&id.as_str()])
+        .await
+        .map_err(map_err)?;
+    let current = row.as_ref().map(rows::order).transpose()?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))?;
+    let plan = rules::plan_change(&current, change)?;
+    if plan.refund.0 > 0 {
+        let balance_after = move_balance(tx, current.customer_id, plan.refund, now)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("wallet of customer {}", current.customer_id)))?;
+        insert_ledger(
+            tx,
+            current.customer_id,
+            LedgerKind::OrderRefund,
+            plan.refund,
+            balance_after,
+            &rules::refund_reference(id.as_str()),
+            Some(id.as_str()),
+            Some(plan.status.as_str()),
+            now,
+        )
+        .await?;
+    }
+    let row = tx
+        .query_one(
+            &format!(
+                "UPDATE orders SET status = $1, refunded = $2, smm_status = COALESCE($3, smm_status), remains = $4,
+                                   start_count = COALESCE($5, start_count), updated_at = $6
+                 WHERE id = $7 RETURNING {ORDER_COLUMNS}"
+            ),
+            &[
+                &plan.status.as_str(),
+                &plan.refunded_total.0,
+                &change.smm_status,
+                &plan.remains.map(|r| r as i64),
+                &change.start_count.map(|r| r as i64),
+                &now,
+                &id.as_str(),
+            ],
+        )
+        .await
+        .map_err(map_err)?;
+    rows::order(&row)
+}

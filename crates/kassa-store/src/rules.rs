@@ -1,0 +1,125 @@
+//! Decisions both stores make the same way, kept in one place: each store only applies them with
+//! its own SQL inside its own transaction.
+
+use kassa_core::money::partial_refund;
+use kassa_core::order::RefundRule;
+use kassa_core::validation::MAX_QUANTITY;
+use kassa_core::{Minor, OrderStatus};
+
+use crate::model::{LedgerKind, NewLedgerEntry, OrderRecord, StatusChange};
+use crate::StoreError;
+
+/// What a status change does to an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangePlan {
+    pub status: OrderStatus,
+    /// Paid back to the wallet by this change (zero if none).
+    pub refund: Minor,
+    pub refunded_total: Minor,
+    pub remains: Option<u64>,
+}
+
+/// Decides a status change: whether the transition is allowed and what it refunds. Repeating the
+/// current status is not a transition and refunds nothing; a final order keeps the `remains` its
+/// refund was computed from.
+pub fn plan_change(current: &OrderRecord, change: &StatusChange) -> Result<ChangePlan, StoreError> {
+    let mut plan = ChangePlan {
+        status: current.status,
+        refund: Minor::ZERO,
+        refunded_total: current.refunded,
+        remains: if current.status.is_final() { current.remains } else { change.remains.or(current.remains) },
+    };
+    let Some(next) = change.status.filter(|&next| next != current.status) else {
+        return Ok(plan);
+    };
+    if !current.status.can_become(next) {
+        return Err(StoreError::InvalidTransition { from: current.status, to: next });
+    }
+    plan.refund = match next.refund_rule() {
+        RefundRule::None => Minor::ZERO,
+        RefundRule::Full => {
+            plan.remains = Some(change.remains.unwrap_or(current.quantity));
+            Minor(current.charge.0 - current.refunded.0)
+        }
+        RefundRule::Undelivered => {
+            let undelivered = change
+                .remains
+                .ok_or_else(|| StoreError::Invalid("a partial order needs remains (undelivered units)".into()))?;
+            partial_refund(current.charge, undelivered, current.quantity).ok_or_else(|| {
+                StoreError::Invalid(format!("remains {undelivered} exceeds the order quantity {}", current.quantity))
+            })?
+        }
+    };
+    plan.refunded_total = Minor(current.refunded.0 + plan.refund.0);
+    plan.status = next;
+    Ok(plan)
+}
+
+/// The ledger reference of an order's charge and of its (only) refund.
+pub fn charge_reference(order_id: &str) -> String {
+    format!("order:{order_id}")
+}
+
+pub fn refund_reference(order_id: &str) -> String {
+    format!("refund:{order_id}")
+}
+
+/// Checks an operator's ledger entry before it is applied.
+pub fn check_operator_entry(entry: &NewLedgerEntry) -> Result<(), StoreError> {
+    if entry.amount.0 == 0 {
+        return Err(StoreError::Invalid("a ledger entry must move money".into()));
+    }
+    if matches!(entry.kind, LedgerKind::OrderCharge | LedgerKind::OrderRefund) {
+        return Err(StoreError::Invalid("order charges and refunds are written by orders only".into()));
+    }
+    if entry.kind == LedgerKind::Topup && entry.amount.is_negative() {
+        return Err(StoreError::Invalid("a top-up must be positive; use an adjustment to take money out".into()));
+    }
+    Ok(())
+}
+
+pub fn uncovered_adjustment(balance: Minor, amount: Minor) -> StoreError {
+    StoreError::Invalid(format!(
+        "the wallet holds {} minor units, less than the {} the adjustment takes",
+        balance.0, -amount.0
+    ))
+}
+
+/// Service quantity bounds: `1 <= min <= max <= MAX_QUANTITY`.
+pub fn check_quantity_bounds(min: u64, max: u64) -> Result<(), StoreError> {
+    if min == 0 || max < min || max > MAX_QUANTITY {
+        return Err(StoreError::Invalid(format!("need 1 <= min <= max <= {MAX_QUANTITY}, got min {min} max {max}")));
+    }
+    Ok(())
+}
+
+/// Comma-separated list columns (allowed IPs, allowed services).
+pub fn join_list<T: std::fmt::Display>(items: &[T]) -> String {
+    items.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+}
+
+/// The books checks: plain SQL both databases run as is. Each query lists offenders.
+pub mod audit {
+    pub const COUNT_WALLETS: &str = "SELECT COUNT(*) FROM wallets";
+    pub const COUNT_ORDERS: &str = "SELECT COUNT(*) FROM orders";
+    pub const COUNT_LEDGER: &str = "SELECT COUNT(*) FROM ledger_entries";
+    pub const BALANCE_MISMATCHES: &str = "SELECT w.customer_id FROM wallets w
+         LEFT JOIN (SELECT customer_id, SUM(amount) AS total FROM ledger_entries GROUP BY customer_id) l
+           ON l.customer_id = w.customer_id
+         WHERE w.balance <> COALESCE(l.total, 0) ORDER BY w.customer_id LIMIT 100";
+    pub const ORDERS_WITHOUT_ONE_CHARGE: &str = "SELECT o.id FROM orders o
+         WHERE (SELECT COUNT(*) FROM ledger_entries e
+                WHERE e.order_id = o.id AND e.kind = 'order_charge' AND e.amount = -o.charge
+                  AND e.customer_id = o.customer_id) <> 1
+            OR (SELECT COUNT(*) FROM ledger_entries e WHERE e.order_id = o.id AND e.kind = 'order_charge') <> 1
+         ORDER BY o.seq LIMIT 100";
+    pub const CHARGES_WITHOUT_ORDER: &str = "SELECT e.reference FROM ledger_entries e
+         WHERE e.kind = 'order_charge' AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = e.order_id)
+         ORDER BY e.id LIMIT 100";
+    pub const REFUND_MISMATCHES: &str = "SELECT o.id FROM orders o
+         WHERE o.refunded <> COALESCE((SELECT SUM(e.amount) FROM ledger_entries e
+                                       WHERE e.order_id = o.id AND e.kind = 'order_refund'), 0)
+            OR o.refunded > o.charge
+         ORDER BY o.seq LIMIT 100";
+    pub const NEGATIVE_BALANCES: &str = "SELECT customer_id FROM wallets WHERE balance < 0 LIMIT 100";
+}
