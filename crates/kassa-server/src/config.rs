@@ -22,6 +22,8 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// Allowed distance of `BB-ACCESS-TIMESTAMP` from the server clock.
     pub profile_timestamp_window: Duration,
+    /// Redis for cluster-wide rate limits; `None` = each process limits on its own.
+    pub redis_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -33,6 +35,7 @@ impl Default for ServerConfig {
             profile_body_limit: DEFAULT_PROFILE_BODY_LIMIT,
             request_timeout: Duration::from_secs(30),
             profile_timestamp_window: Duration::from_secs(30),
+            redis_url: None,
         }
     }
 }

@@ -1,41 +1,61 @@
-//! Per-key request limits: GCRA with a sustained rate of N per minute and bursts of up to N
-//! (governor). Each key has its own limit, so each key gets its own limiter, created on first
-//! use and rebuilt if the operator changes the key's limit.
+//! Per-key request limits: GCRA with a sustained rate of N per minute and bursts of up to N.
+//!
+//! * Alone, each process limits on its own (governor, one limiter per key).
+//! * With Redis (`--redis-url`), every node shares one limit per key: the GCRA state lives in
+//!   Redis and is read, checked and advanced by one atomic Lua script, on Redis's clock.
+//! * If Redis fails, requests are still served: the node falls back to its local limiter, warns
+//!   once, skips Redis for a second at a time instead of paying a timeout per request, and says
+//!   so again when Redis is back.
 
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter as Gcra};
+use tokio::sync::Mutex;
 
-/// Limiters idle for longer than this are dropped when the map grows past [`MAX_TRACKED`].
+/// Local limiters kept at most; a full table is cleared rather than grown (a leak or an attack).
 const MAX_TRACKED: usize = 100_000;
+/// Longest a Redis round trip may take before the request uses the local limiter.
+const REDIS_TIMEOUT: Duration = Duration::from_millis(150);
+/// After a Redis failure, how long to use the local limiter before trying Redis again.
+const REDIS_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// One atomic GCRA step. KEYS[1]: the key's state; ARGV[1]: emission interval and ARGV[2]:
+/// burst tolerance, both in microseconds. Returns 0 if allowed, else microseconds to wait.
+const GCRA_SCRIPT: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1])) or now
+if tat < now then tat = now end
+if tat - now > tolerance then
+  return tat - now - tolerance
+end
+local next_tat = tat + interval
+redis.call('SET', KEYS[1], string.format('%d', next_tat), 'PX', math.ceil((next_tat - now) / 1000) + 1000)
+return 0
+";
 
 #[derive(Default)]
-pub struct RateLimiter {
-    local: DashMap<i64, Arc<(u32, DefaultDirectRateLimiter)>>,
+struct Local {
+    limiters: DashMap<i64, Arc<(u32, DefaultDirectRateLimiter)>>,
 }
 
-impl RateLimiter {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Takes one request from key `key_id`'s allowance; `Err` carries how long until the next
-    /// request would be allowed.
-    pub fn check(&self, key_id: i64, per_minute: u32) -> Result<(), Duration> {
-        let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
-        let limiter = match self.local.get(&key_id) {
+impl Local {
+    fn check(&self, key_id: i64, per_minute: NonZeroU32) -> Result<(), Duration> {
+        let limiter = match self.limiters.get(&key_id) {
             Some(entry) if entry.0 == per_minute.get() => entry.clone(),
             _ => {
-                if self.local.len() >= MAX_TRACKED {
-                    // A full limiter table means an attack or a leak; start over rather than grow.
-                    self.local.clear();
+                if self.limiters.len() >= MAX_TRACKED {
+                    self.limiters.clear();
                 }
                 let fresh = Arc::new((per_minute.get(), Gcra::direct(Quota::per_minute(per_minute))));
-                self.local.insert(key_id, fresh.clone());
+                self.limiters.insert(key_id, fresh.clone());
                 fresh
             }
         };
@@ -43,19 +63,138 @@ impl RateLimiter {
     }
 }
 
+struct Shared {
+    client: redis::Client,
+    connection: Mutex<Option<redis::aio::ConnectionManager>>,
+    script: redis::Script,
+    /// Milliseconds since `epoch` before which Redis is not tried.
+    skip_until_ms: AtomicU64,
+    epoch: Instant,
+    warned: AtomicBool,
+}
+
+impl Shared {
+    async fn connection(&self) -> Result<redis::aio::ConnectionManager, String> {
+        let mut slot = self.connection.lock().await;
+        if let Some(connection) = slot.as_ref() {
+            return Ok(connection.clone());
+        }
+        let connection = tokio::time::timeout(REDIS_TIMEOUT * 2, redis::aio::ConnectionManager::new(self.client.clone()))
+            .await
+            .map_err(|_| "connecting to Redis timed out".to_string())?
+            .map_err(|e| e.to_string())?;
+        *slot = Some(connection.clone());
+        Ok(connection)
+    }
+
+    async fn check(&self, key_id: i64, per_minute: NonZeroU32) -> Result<Result<(), Duration>, String> {
+        let mut connection = self.connection().await?;
+        let interval_us = 60_000_000u64 / u64::from(per_minute.get());
+        let tolerance_us = interval_us * u64::from(per_minute.get() - 1);
+        let mut invocation = self.script.key(format!("kassa:ratelimit:{key_id}"));
+        invocation.arg(interval_us).arg(tolerance_us);
+        let wait_us: u64 = tokio::time::timeout(REDIS_TIMEOUT, invocation.invoke_async(&mut connection))
+            .await
+            .map_err(|_| "Redis did not answer in time".to_string())?
+            .map_err(|e| e.to_string())?;
+        Ok(if wait_us == 0 { Ok(()) } else { Err(Duration::from_micros(wait_us)) })
+    }
+
+    fn available(&self) -> bool {
+        self.epoch.elapsed().as_millis() as u64 >= self.skip_until_ms.load(Ordering::Relaxed)
+    }
+
+    fn failed(&self, error: &str) {
+        let until = (self.epoch.elapsed() + REDIS_RETRY_AFTER).as_millis() as u64;
+        self.skip_until_ms.store(until, Ordering::Relaxed);
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(%error, "Redis rate limiter unavailable; each node limits on its own until it is back");
+        }
+    }
+
+    fn succeeded(&self) {
+        if self.warned.swap(false, Ordering::Relaxed) {
+            tracing::info!("Redis rate limiter is back; limits are cluster-wide again");
+        }
+    }
+}
+
+/// The limiter every request goes through.
+#[derive(Default)]
+pub struct RateLimiter {
+    local: Local,
+    shared: Option<Shared>,
+}
+
+impl RateLimiter {
+    /// A limiter local to this process.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A cluster-wide limiter through Redis at `url` (with the local one as fallback). Fails
+    /// only on a malformed URL; an unreachable Redis is tolerated.
+    pub fn with_redis(url: &str) -> Result<Self, String> {
+        let client = redis::Client::open(url).map_err(|e| format!("Redis URL: {e}"))?;
+        Ok(Self {
+            local: Local::default(),
+            shared: Some(Shared {
+                client,
+                connection: Mutex::new(None),
+                script: redis::Script::new(GCRA_SCRIPT),
+                skip_until_ms: AtomicU64::new(0),
+                epoch: Instant::now(),
+                warned: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    pub fn is_cluster_wide(&self) -> bool {
+        self.shared.is_some()
+    }
+
+    /// Takes one request from key `key_id`'s allowance; `Err` carries how long until the next
+    /// request would be allowed.
+    pub async fn check(&self, key_id: i64, per_minute: u32) -> Result<(), Duration> {
+        let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
+        if let Some(shared) = self.shared.as_ref().filter(|s| s.available()) {
+            match shared.check(key_id, per_minute).await {
+                Ok(verdict) => {
+                    shared.succeeded();
+                    return verdict;
+                }
+                Err(error) => shared.failed(&error),
+            }
+        }
+        self.local.check(key_id, per_minute)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn allows_a_burst_of_the_limit_then_refuses() {
+    #[tokio::test]
+    async fn allows_a_burst_of_the_limit_then_refuses() {
         let limiter = RateLimiter::new();
         for _ in 0..3 {
-            assert!(limiter.check(1, 3).is_ok());
+            assert!(limiter.check(1, 3).await.is_ok());
         }
-        let wait = limiter.check(1, 3).unwrap_err();
+        let wait = limiter.check(1, 3).await.unwrap_err();
         assert!(wait > Duration::ZERO && wait <= Duration::from_secs(20));
         // Other keys are not affected.
-        assert!(limiter.check(2, 3).is_ok());
+        assert!(limiter.check(2, 3).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_redis_falls_back_to_the_local_limiter() {
+        // Nothing listens on port 1.
+        let limiter = RateLimiter::with_redis("redis://127.0.0.1:1").unwrap();
+        let started = Instant::now();
+        for _ in 0..2 {
+            assert!(limiter.check(7, 2).await.is_ok());
+        }
+        assert!(limiter.check(7, 2).await.is_err(), "the local limiter still limits");
+        assert!(started.elapsed() < Duration::from_secs(2), "a down Redis costs at most one timeout per second");
     }
 }

@@ -21,8 +21,13 @@ pub struct Inner {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, vault: Vault, config: ServerConfig) -> Self {
-        Self(Arc::new(Inner { store, vault, limiter: RateLimiter::new(), inflight: InFlight::default(), config }))
+    /// Fails only on a malformed Redis URL; an unreachable Redis is tolerated (see `ratelimit`).
+    pub fn new(store: Arc<dyn Store>, vault: Vault, config: ServerConfig) -> Result<Self, String> {
+        let limiter = match &config.redis_url {
+            Some(url) => RateLimiter::with_redis(url)?,
+            None => RateLimiter::new(),
+        };
+        Ok(Self(Arc::new(Inner { store, vault, limiter, inflight: InFlight::default(), config })))
     }
 }
 

@@ -81,6 +81,10 @@ pub struct ServeArgs {
     /// Decimals of the wallet currency's minor unit for a new database.
     #[arg(long, env = "KASSA_CURRENCY_DECIMALS")]
     pub currency_decimals: Option<u8>,
+    /// Redis for rate limits shared by every node (redis://host:port). Without it each process
+    /// limits on its own.
+    #[arg(long, env = "KASSA_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
     /// Longest a request may take, in seconds, before it is answered 503.
     #[arg(long, env = "KASSA_REQUEST_TIMEOUT_SECS")]
     pub request_timeout_secs: Option<u64>,

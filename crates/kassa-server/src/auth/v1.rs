@@ -78,7 +78,7 @@ impl FromRequest<AppState> for Signed {
         if !allowed(client_ip(&parts, &state.config.trusted_proxies), &key.record.key.allowed_ips) {
             return Err(ApiError::new(ErrorCode::IpNotAllowed));
         }
-        if let Err(wait) = state.limiter.check(key.record.key.id, key.record.key.rate_limit_per_minute) {
+        if let Err(wait) = state.limiter.check(key.record.key.id, key.record.key.rate_limit_per_minute).await {
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             return Err(ApiError::new(ErrorCode::RateLimited).retry_after(seconds));
         }

@@ -24,6 +24,7 @@ pub async fn run(settings: &Settings, args: ServeArgs) -> Result<()> {
             .or(settings.file.request_timeout_secs)
             .map(Duration::from_secs)
             .unwrap_or(defaults.request_timeout),
+        redis_url: args.redis_url.clone().or_else(|| settings.file.redis_url.clone()),
         ..defaults
     };
     let currency = settings.currency(args.currency.as_deref(), args.currency_decimals)?;
@@ -38,10 +39,14 @@ pub async fn run(settings: &Settings, args: ServeArgs) -> Result<()> {
     }
 
     println!("database: {}", store.describe());
+    match &config.redis_url {
+        Some(url) => println!("rate limits: cluster-wide through {}", crate::settings::redact_url(url)),
+        None => println!("rate limits: per process (no --redis-url)"),
+    }
     println!("kassa listening on http://{address}");
     tracing::info!(%address, database = %store.describe(), "kassa serving");
 
-    let state = AppState::new(store, vault, config);
+    let state = AppState::new(store, vault, config).map_err(anyhow::Error::msg)?;
     kassa_server::serve(listener, state, shutdown_signal()).await.context("serving HTTP")?;
     tracing::info!("kassa stopped");
     Ok(())

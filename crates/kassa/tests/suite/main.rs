@@ -11,3 +11,4 @@ mod ledger_model;
 mod orders;
 mod restart;
 mod seed_clients;
+mod cluster;

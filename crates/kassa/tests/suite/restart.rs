@@ -1,6 +1,6 @@
 //! The real binary: a restart, clean or by `kill -9`, keeps every acknowledged order and balance.
 
-use kassa_client::{Client, CreateOrderRequest, RetryPolicy};
+use kassa_client::CreateOrderRequest;
 
 use crate::support::process::KassaEnv;
 use crate::support::{Backend, TestDb};
@@ -10,36 +10,14 @@ crate::backend_tests!(acknowledged_orders_survive_a_crash_and_a_restart);
 async fn acknowledged_orders_survive_a_crash_and_a_restart(backend: Backend) {
     let db = TestDb::new(backend).await;
     let env = KassaEnv::for_db(&db);
-    env.run(&["migrate"]);
-    let customer = env.json(&["admin", "customer", "create", "--email", "crash@example.com"])["id"].as_i64().unwrap();
-    env.json(&["admin", "wallet", "credit", "--customer", &customer.to_string(), "--amount", "100.00"]);
-    let service = env.json(&[
-        "admin",
-        "service",
-        "create",
-        "--name",
-        "S",
-        "--category",
-        "C",
-        "--type",
-        "default",
-        "--price-per-1000",
-        "1.00",
-        "--min",
-        "1",
-        "--max",
-        "100000",
-    ])["id"]
-        .as_i64()
-        .unwrap();
-    let key = env.json(&["admin", "key", "create", "--customer", &customer.to_string()]);
-    let (api_key, secret) =
-        (key["api_key"].as_str().unwrap().to_string(), key["api_secret"].as_str().unwrap().to_string());
+    assert!(env.run(&["migrate"]).status.success());
+    let seeded = env.seed("100.00", "1.00", 100_000);
+    let service = seeded.service;
 
     let mut acknowledged = Vec::new();
     for round in 0..3 {
         let server = env.serve(&[]);
-        let client = Client::with_retry(&server.base_url, &api_key, &secret, RetryPolicy::none()).unwrap();
+        let client = seeded.client(&server.base_url);
         for i in 0..10 {
             let placed = client
                 .create_order(
@@ -67,7 +45,7 @@ async fn acknowledged_orders_survive_a_crash_and_a_restart(backend: Backend) {
         }
     }
     let server = env.serve(&[]);
-    let client = Client::with_retry(&server.base_url, &api_key, &secret, RetryPolicy::none()).unwrap();
+    let client = seeded.client(&server.base_url);
     for id in &acknowledged {
         assert_eq!(client.order(id).await.unwrap().charge.to_string(), "1.00", "order {id} survived");
     }

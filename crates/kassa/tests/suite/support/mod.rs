@@ -7,6 +7,7 @@
 pub mod db;
 pub mod process;
 pub mod raw;
+pub mod services;
 
 use std::sync::Arc;
 
@@ -74,7 +75,7 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let config = ServerConfig { listen: addr, ..options.config };
-        let state = AppState::new(store.clone(), server_vault, config);
+        let state = AppState::new(store.clone(), server_vault, config).expect("server state");
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             kassa_server::serve(listener, state, async {

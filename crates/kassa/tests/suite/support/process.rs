@@ -69,7 +69,68 @@ impl KassaEnv {
     }
 
     pub fn serve(&self, extra_args: &[&str]) -> KassaProcess {
-        KassaProcess::start(self, extra_args)
+        KassaProcess::start(self, extra_args, None)
+    }
+
+    /// Like [`serve`](Self::serve), with the process's log (stderr) written to `log`.
+    pub fn serve_logged(&self, extra_args: &[&str], log: &Path) -> KassaProcess {
+        KassaProcess::start(self, extra_args, Some(log))
+    }
+}
+
+/// What [`KassaEnv::seed`] made: a funded customer, a service and a key.
+#[derive(Clone)]
+pub struct Seeded {
+    pub customer: i64,
+    pub service: i64,
+    pub api_key: String,
+    pub secret: String,
+}
+
+impl Seeded {
+    /// An SDK client for `base_url` that does not retry.
+    pub fn client(&self, base_url: &str) -> kassa_client::Client {
+        kassa_client::Client::with_retry(base_url, &self.api_key, &self.secret, kassa_client::RetryPolicy::none())
+            .expect("client")
+    }
+
+    pub fn signer(&self, base_url: &str) -> super::raw::Signer {
+        super::raw::Signer::new(base_url, &self.api_key, &self.secret)
+    }
+}
+
+impl KassaEnv {
+    /// Through the admin CLI: a customer with `balance`, a default service at `price` per 1000
+    /// (quantities 1 to 100,000), and a key limited to `rate_limit` requests per minute.
+    pub fn seed(&self, balance: &str, price: &str, rate_limit: u32) -> Seeded {
+        let n = kassa_core::ids::random_token(b"abcdefghijklmnopqrstuvwxyz", 10);
+        let customer = self.json(&["admin", "customer", "create", "--email", &format!("{n}@example.com")])["id"]
+            .as_i64()
+            .expect("customer id");
+        if balance != "0" {
+            self.json(&["admin", "wallet", "credit", "--customer", &customer.to_string(), "--amount", balance]);
+        }
+        let service = self.json(&[
+            "admin", "service", "create", "--name", "S", "--category", "C", "--type", "default", "--price-per-1000", price,
+            "--min", "1", "--max", "100000",
+        ])["id"]
+            .as_i64()
+            .expect("service id");
+        let key = self.json(&[
+            "admin",
+            "key",
+            "create",
+            "--customer",
+            &customer.to_string(),
+            "--rate-limit-per-minute",
+            &rate_limit.to_string(),
+        ]);
+        Seeded {
+            customer,
+            service,
+            api_key: key["api_key"].as_str().expect("api_key").to_string(),
+            secret: key["api_secret"].as_str().expect("api_secret").to_string(),
+        }
     }
 }
 
@@ -81,14 +142,18 @@ pub struct KassaProcess {
 }
 
 impl KassaProcess {
-    pub fn start(env: &KassaEnv, extra_args: &[&str]) -> Self {
+    pub fn start(env: &KassaEnv, extra_args: &[&str], log: Option<&Path>) -> Self {
+        let stderr = match log {
+            Some(path) => Stdio::from(std::fs::File::create(path).expect("create log file")),
+            None => Stdio::inherit(),
+        };
         #[allow(clippy::zombie_processes)] // reaped by `Drop`, `kill` or `terminate`
         let mut child = env
             .command()
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(extra_args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("spawn kassa serve");
         let stdout = child.stdout.take().expect("stdout");

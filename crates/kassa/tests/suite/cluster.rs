@@ -1,0 +1,216 @@
+//! Several `kassa serve` processes on one PostgreSQL: no overdraft, one order per key, one rate
+//! limit per key with Redis, and outages of PostgreSQL and Redis survived.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::support::process::KassaEnv;
+use crate::support::services::{redis_url, OwnPostgres, OwnRedis};
+use crate::support::{Backend, TestDb};
+
+async fn postgres_env() -> (TestDb, KassaEnv) {
+    let db = TestDb::new(Backend::Postgres).await;
+    let env = KassaEnv::for_db(&db);
+    (db, env)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_nodes_never_overdraw_one_wallet() {
+    let (_db, env) = postgres_env().await;
+    let seeded = env.seed("100.00", "1.00", 1_000_000);
+    let nodes = [env.serve(&[]), env.serve(&[])];
+    let signers = [seeded.signer(&nodes[0].base_url), seeded.signer(&nodes[1].base_url)];
+    let body = json!({"service_id": seeded.service, "quantity": 1000, "link": "https://x"});
+    let tasks: Vec<_> = (0..400)
+        .map(|i| {
+            let signer = signers[i % 2].clone();
+            let body = body.clone();
+            tokio::spawn(async move { signer.order(&body, &format!("k-{i}")).send().await.status })
+        })
+        .collect();
+    let mut statuses = std::collections::BTreeMap::new();
+    for task in tasks {
+        *statuses.entry(task.await.unwrap()).or_insert(0) += 1;
+    }
+    assert_eq!(statuses, [(201, 100), (402, 300)].into_iter().collect(), "exactly 100 orders of 1.00 on 100.00");
+    let balance = seeded.client(&nodes[1].base_url).balance().await.unwrap();
+    assert_eq!(balance.balance.to_string(), "0.00");
+    let books = env.json(&["admin", "books"]);
+    assert_eq!((books["balanced"].as_bool(), books["orders"].as_u64()), (Some(true), Some(100)), "{books}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_nodes_race_one_idempotency_key() {
+    let (_db, env) = postgres_env().await;
+    let seeded = env.seed("100.00", "1.00", 1_000_000);
+    let nodes = [env.serve(&[]), env.serve(&[])];
+    let signers = [seeded.signer(&nodes[0].base_url), seeded.signer(&nodes[1].base_url)];
+    let body = json!({"service_id": seeded.service, "quantity": 1000, "link": "https://x"});
+    let tasks: Vec<_> = (0..60)
+        .map(|i| {
+            let signer = signers[i % 2].clone();
+            let body = body.clone();
+            tokio::spawn(async move { signer.order(&body, "one-key").send().await })
+        })
+        .collect();
+    let mut originals = 0;
+    let mut ids = std::collections::BTreeSet::new();
+    for task in tasks {
+        let response = task.await.unwrap();
+        match response.status {
+            201 => {
+                originals += usize::from(!response.replayed());
+                ids.insert(response.json().unwrap()["order"]["id"].as_str().unwrap().to_string());
+            }
+            409 => assert_eq!(response.json().unwrap()["error"], "customer_wallet_locked"),
+            other => panic!("unexpected HTTP {other}: {}", String::from_utf8_lossy(&response.body)),
+        }
+    }
+    assert_eq!((originals, ids.len()), (1, 1), "one order, every success shows it");
+    let balance = seeded.client(&nodes[0].base_url).balance().await.unwrap();
+    assert_eq!(balance.balance.to_string(), "99.00", "one debit");
+}
+
+/// Fires `count` balance requests as fast as possible, alternating between the nodes; returns
+/// (successes, rate-limited, seconds taken).
+async fn burst(signers: &[crate::support::raw::Signer], count: usize) -> (usize, usize, f64) {
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..count)
+        .map(|i| {
+            let signer = signers[i % signers.len()].clone();
+            tokio::spawn(async move { signer.get("/api/v1/balance").send().await.status })
+        })
+        .collect();
+    let (mut ok, mut limited) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            200 => ok += 1,
+            429 => limited += 1,
+            other => panic!("unexpected HTTP {other}"),
+        }
+    }
+    (ok, limited, started.elapsed().as_secs_f64())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_redis_limits_a_key_across_nodes() {
+    let (_db, env) = postgres_env().await;
+    let seeded = env.seed("0", "1.00", 60);
+    let redis = redis_url();
+    let nodes = [env.serve(&["--redis-url", &redis]), env.serve(&["--redis-url", &redis])];
+    let signers: Vec<_> = nodes.iter().map(|n| seeded.signer(&n.base_url)).collect();
+    let (ok, limited, seconds) = burst(&signers, 200).await;
+    // GCRA at 60/min: a burst of 60, then one more per second.
+    let allowance = 60 + seconds.floor() as usize;
+    assert!(ok >= 60 && ok <= allowance, "{ok} successes across both nodes in {seconds:.2}s (allowed {allowance})");
+    assert_eq!(ok + limited, 200);
+
+    // The same key without Redis: each node limits alone, so the pair lets through about twice.
+    let other = env.seed("0", "1.00", 60);
+    let alone = [env.serve(&[]), env.serve(&[])];
+    let signers: Vec<_> = alone.iter().map(|n| other.signer(&n.base_url)).collect();
+    let (ok_alone, _, _) = burst(&signers, 200).await;
+    assert!(ok_alone >= 120, "without Redis each node allows its own 60: {ok_alone}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_redis_outage_keeps_serving_and_warns_once() {
+    let (db, env) = postgres_env().await;
+    let seeded = env.seed("0", "1.00", 100_000);
+    let mut redis = OwnRedis::start();
+    let log = db.dir.path().join("node.log");
+    let node = env.serve_logged(&["--redis-url", &redis.url()], &log);
+    let client = seeded.client(&node.base_url);
+    client.balance().await.unwrap();
+    redis.stop();
+    let started = Instant::now();
+    for _ in 0..50 {
+        client.balance().await.expect("served while Redis is down");
+    }
+    assert!(started.elapsed() < Duration::from_secs(10), "a down Redis does not stall requests");
+    drop(node);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let warnings = text.matches("Redis rate limiter unavailable").count();
+    assert_eq!(warnings, 1, "warned once, not per request:\n{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_outage_answers_503_and_recovers() {
+    let postgres = OwnPostgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = KassaEnv::new(&postgres.url(), dir.path());
+    env.extra_env.push(("KASSA_MASTER_KEY".into(), kassa_core::crypto::MasterKey::generate().to_hex()));
+    env.extra_env.push(("KASSA_PG_CONNECT_TIMEOUT_MS".into(), "1000".into()));
+    assert!(env.run(&["migrate"]).status.success());
+    let seeded = env.seed("100.00", "1.00", 1_000_000);
+    let node = env.serve(&[]);
+    let signer = seeded.signer(&node.base_url);
+    let body = json!({"service_id": seeded.service, "quantity": 1000, "link": "https://x"});
+    assert_eq!(signer.order(&body, "before").send().await.status, 201);
+
+    postgres.stop();
+    for i in 0..10 {
+        let started = Instant::now();
+        let response = signer.order(&body, &format!("during-{i}")).send().await;
+        assert!(started.elapsed() < Duration::from_secs(5), "no hang: {:?}", started.elapsed());
+        assert_eq!(response.status, 503, "{}", String::from_utf8_lossy(&response.body));
+        assert_eq!(response.json().unwrap()["error"], "database_unavailable");
+        let read = signer.get("/api/v1/balance").send().await;
+        assert_eq!((read.status, read.json().unwrap()["error"].as_str()), (503, Some("database_unavailable")));
+    }
+
+    postgres.start_again();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let recovered = loop {
+        let response = signer.order(&body, "after").send().await;
+        if response.status == 201 {
+            break true;
+        }
+        assert_eq!(response.status, 503, "only 503s while recovering, never 500");
+        if Instant::now() > deadline {
+            break false;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(recovered, "kassa serves again once PostgreSQL is back, without a restart");
+    let balance = seeded.client(&node.base_url).balance().await.unwrap();
+    assert_eq!(balance.balance.to_string(), "98.00", "two orders, nothing charged during the outage");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_serve_refuses_an_unmigrated_or_newer_schema() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let env = KassaEnv::for_db(&db);
+    // TestDb migrates; make a second, empty database on the same server.
+    let name = format!("kassa_t_empty_{}", kassa_core::ids::random_token(b"abcdefghijklmnopqrstuvwxyz", 10));
+    let (admin, connection) =
+        tokio_postgres::connect(&crate::support::db::postgres_admin_url(), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    admin.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+    let mut empty = env.clone();
+    empty.database_url = crate::support::db::with_database(&crate::support::db::postgres_admin_url(), &name);
+    let output = empty.run(&["serve", "--listen", "127.0.0.1:0"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && stderr.contains("kassa migrate"), "{stderr}");
+    admin.batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)")).await.unwrap();
+
+    let (client, connection) = tokio_postgres::connect(&db.url(), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client.batch_execute("INSERT INTO kassa_schema (version, name, applied_at) VALUES (999, 'future', 0)").await.unwrap();
+    let output = env.run(&["serve", "--listen", "127.0.0.1:0"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && stderr.contains("newer"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_serve_refuses_a_newer_schema() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let env = KassaEnv::for_db(&db);
+    assert!(env.run(&["migrate"]).status.success());
+    let conn = rusqlite::Connection::open(db.sqlite_path()).unwrap();
+    conn.execute_batch("INSERT INTO kassa_schema (version, name, applied_at) VALUES (999, 'future', 0)").unwrap();
+    let output = env.run(&["serve", "--listen", "127.0.0.1:0"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && stderr.contains("newer"), "{stderr}");
+}
