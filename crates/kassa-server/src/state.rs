@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use kassa_core::crypto::Vault;
 use kassa_store::Store;
+use tokio::sync::Semaphore;
 
 use crate::config::ServerConfig;
 use crate::inflight::InFlight;
@@ -18,11 +19,22 @@ pub struct Inner {
     pub limiter: RateLimiter,
     pub inflight: InFlight,
     pub config: ServerConfig,
+    /// The `profile/verify` upload budget, one permit per KiB (see
+    /// [`ServerConfig::profile_verify_inflight`]).
+    pub verify_budget: Arc<Semaphore>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, vault: Vault, config: ServerConfig) -> Self {
-        Self(Arc::new(Inner { store, vault, limiter: RateLimiter::new(), inflight: InFlight::default(), config }))
+        let verify_budget = Arc::new(Semaphore::new(crate::auth::profile::budget_permits(&config) as usize));
+        Self(Arc::new(Inner {
+            store,
+            vault,
+            limiter: RateLimiter::new(),
+            inflight: InFlight::default(),
+            config,
+            verify_budget,
+        }))
     }
 }
 
