@@ -28,6 +28,7 @@ pub struct FileConfig {
     pub currency: Option<String>,
     pub currency_decimals: Option<u8>,
     pub request_timeout_secs: Option<u64>,
+    pub profile_timestamp_window_secs: Option<u64>,
 }
 
 /// Where the data is.
