@@ -9,5 +9,8 @@ mod concurrency;
 mod docs;
 mod ledger_model;
 mod orders;
+mod profile;
 mod restart;
 mod seed_clients;
+mod verification;
+mod verification_admin;

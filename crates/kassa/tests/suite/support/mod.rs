@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod process;
+pub mod profile;
 pub mod raw;
 
 use std::sync::Arc;
@@ -263,6 +264,11 @@ impl Account {
 
     pub fn signer(&self) -> raw::Signer {
         raw::Signer::new(&self.base_url, &self.key.api_key, &self.secret)
+    }
+
+    /// Signs profile-dialect requests with this account's key and secret.
+    pub fn profile(&self) -> profile::ProfileSigner {
+        profile::ProfileSigner::new(&self.base_url, &self.key.api_key, &self.secret)
     }
 }
 
