@@ -1,5 +1,6 @@
-//! The domain of kassa, free of I/O: exact money and pricing, typed ids, the order state
-//! machine, the wire error codes and the validation of what integrators send us.
+//! The domain of kassa, free of I/O: exact money and pricing, typed ids, the order and
+//! identity-verification state machines, the wire error codes and the validation of what
+//! integrators send us (orders, profile edits, identity documents).
 //!
 //! Everything here is plain data and pure functions so that the server, the stores, the SDK and
 //! the fuzzers can share one definition of each rule.
@@ -7,11 +8,14 @@
 
 pub mod catalog;
 pub mod crypto;
+pub mod document;
 pub mod error;
 pub mod ids;
 pub mod money;
 pub mod order;
+pub mod profile;
 pub mod validation;
+pub mod verification;
 
 pub use error::ErrorCode;
 pub use ids::{CustomerId, OrderId};

@@ -9,6 +9,13 @@ use ipnet::IpNet;
 pub const DEFAULT_V1_BODY_LIMIT: usize = 64 * 1024;
 /// Largest body of a profile request other than `profile/verify`.
 pub const DEFAULT_PROFILE_BODY_LIMIT: usize = 64 * 1024;
+/// Largest body of `profile/verify`: two documents of 10 MiB in base64 (13.3 MiB each), room for
+/// line-wrapped base64 (up to 5% more) and the other fields — 32 MiB.
+pub const DEFAULT_PROFILE_VERIFY_BODY_LIMIT: usize = 32 * 1024 * 1024;
+/// Bytes of `profile/verify` bodies the server holds at once (each request reserves its declared
+/// length, or the whole limit when it declares none, before reading). Bounds the memory many
+/// simultaneous uploads can take; a request over the budget waits for room.
+pub const DEFAULT_PROFILE_VERIFY_INFLIGHT: usize = 128 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -17,6 +24,8 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<IpNet>,
     pub v1_body_limit: usize,
     pub profile_body_limit: usize,
+    pub profile_verify_body_limit: usize,
+    pub profile_verify_inflight: usize,
     /// A request that takes longer is answered 503 and its work abandoned (never half-written:
     /// every write is one transaction).
     pub request_timeout: Duration,
@@ -33,6 +42,8 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             v1_body_limit: DEFAULT_V1_BODY_LIMIT,
             profile_body_limit: DEFAULT_PROFILE_BODY_LIMIT,
+            profile_verify_body_limit: DEFAULT_PROFILE_VERIFY_BODY_LIMIT,
+            profile_verify_inflight: DEFAULT_PROFILE_VERIFY_INFLIGHT,
             request_timeout: Duration::from_secs(30),
             profile_timestamp_window: Duration::from_secs(30),
             redis_url: None,

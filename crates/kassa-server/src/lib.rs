@@ -33,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(api::health::readyz))
         .route("/time", get(api::health::time))
         .merge(api::v1::routes())
+        .merge(api::profile::routes())
         .fallback(|| async { ApiError::new(ErrorCode::NotFound) })
         .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed) })
         // Each dialect reads its body with its own limit and its own error envelope.

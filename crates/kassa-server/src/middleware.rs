@@ -7,12 +7,14 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::{Request, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use kassa_core::ErrorCode;
+use kassa_wire::profile::messages;
 use tracing::Instrument;
 
+use crate::api::profile::error::ProfileError;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -43,10 +45,15 @@ pub async fn request_context(State(state): State<AppState>, request: Request, ne
         Ok(response) => response,
         Err(_) => {
             tracing::warn!(id = %request_id, %method, %path, "request timed out");
-            ApiError::new(ErrorCode::DatabaseUnavailable)
-                .with_message("The request took too long; retry it.")
-                .retry_after(1)
-                .into_response()
+            // Each dialect's clients parse their own envelope, even for this answer.
+            if path.starts_with("/profile/") {
+                ProfileError::new(StatusCode::SERVICE_UNAVAILABLE, messages::UNAVAILABLE).retry_after(1).into_response()
+            } else {
+                ApiError::new(ErrorCode::DatabaseUnavailable)
+                    .with_message("The request took too long; retry it.")
+                    .retry_after(1)
+                    .into_response()
+            }
         }
     };
 

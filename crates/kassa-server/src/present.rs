@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use kassa_core::{Currency, Minor};
-use kassa_store::{OrderRecord, ServiceRecord, INITIAL_ORDER_STATUS};
+use kassa_store::{Customer, DocumentSlot, OrderRecord, ServiceRecord, VerificationRecord, INITIAL_ORDER_STATUS};
+use kassa_wire::profile::{Profile, Verification};
 use kassa_wire::v1::{CreatedOrder, Order, Service};
 use kassa_wire::Amount;
 
@@ -14,6 +15,47 @@ pub fn money(currency: &Currency, amount: Minor) -> Amount {
 /// RFC 3339 in UTC with milliseconds: `2026-11-22T11:12:13.456Z`.
 pub fn rfc3339(millis: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(millis).unwrap_or_default().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The profile dialect's time: `2021-08-26 13:12:45`, UTC.
+pub fn profile_time(millis: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(millis).unwrap_or_default().format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// `profile/me`, in the seed's shape: ids and flags as strings, `null` where unset.
+pub fn profile(c: &Customer) -> Profile {
+    Profile {
+        id: c.id.to_string(),
+        user_id: c.user_id.clone(),
+        first_name: c.first_name.clone(),
+        last_name: c.last_name.clone(),
+        username: c.username.clone(),
+        email: Some(c.email.clone()),
+        phone: c.phone.clone(),
+        language: c.language.clone(),
+        country: c.country.clone(),
+        city: c.city.clone(),
+        address: c.address.clone(),
+        bio: c.bio.clone(),
+        verified: if c.verified { "1" } else { "0" }.to_string(),
+        created: profile_time(c.created_at),
+        moderator: c.moderator.clone(),
+        chat_status: c.chat_status.clone(),
+    }
+}
+
+/// The answer to `profile/verify`. Names no personal data: the client sent it, it needs no echo.
+pub fn verification(v: &VerificationRecord) -> Verification {
+    let document =
+        |slot: DocumentSlot| v.documents.iter().find(|d| d.slot == slot).map(|d| d.kind.as_str().to_string());
+    Verification {
+        id: v.id.to_string(),
+        status: v.status.as_str().to_string(),
+        verify_type: v.verify_type.as_str().to_string(),
+        document1: document(DocumentSlot::One),
+        document2: document(DocumentSlot::Two),
+        submitted: profile_time(v.submitted_at),
+    }
 }
 
 pub fn service(currency: &Currency, s: &ServiceRecord) -> Service {
@@ -63,5 +105,17 @@ pub fn order(currency: &Currency, o: &OrderRecord) -> Order {
         start_count: o.start_count,
         created_at: rfc3339(o.created_at),
         updated_at: rfc3339(o.updated_at),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profile_times_have_the_seeds_form() {
+        // 2021-08-26 13:12:45 UTC, the seed's example.
+        assert_eq!(profile_time(1_629_983_565_000), "2021-08-26 13:12:45");
+        assert_eq!(profile_time(1_629_983_565_999), "2021-08-26 13:12:45");
     }
 }

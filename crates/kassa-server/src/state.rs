@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use kassa_core::crypto::Vault;
 use kassa_store::Store;
+use tokio::sync::Semaphore;
 
 use crate::config::ServerConfig;
 use crate::inflight::InFlight;
@@ -18,6 +19,9 @@ pub struct Inner {
     pub limiter: RateLimiter,
     pub inflight: InFlight,
     pub config: ServerConfig,
+    /// The `profile/verify` upload budget, one permit per KiB (see
+    /// [`ServerConfig::profile_verify_inflight`]).
+    pub verify_budget: Arc<Semaphore>,
 }
 
 impl AppState {
@@ -27,7 +31,8 @@ impl AppState {
             Some(url) => RateLimiter::with_redis(url)?,
             None => RateLimiter::new(),
         };
-        Ok(Self(Arc::new(Inner { store, vault, limiter, inflight: InFlight::default(), config })))
+        let verify_budget = Arc::new(Semaphore::new(crate::auth::profile::budget_permits(&config) as usize));
+        Ok(Self(Arc::new(Inner { store, vault, limiter, inflight: InFlight::default(), config, verify_budget })))
     }
 }
 

@@ -1,6 +1,8 @@
 //! What can go wrong in a store, sorted by what the caller should do about it.
 
 use kassa_core::catalog::OrderRefusal;
+use kassa_core::profile::ProfileField;
+use kassa_core::verification::VerificationRefusal;
 use kassa_core::OrderStatus;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,6 +23,12 @@ pub enum StoreError {
     /// A uniqueness rule: an email, a username, a ledger reference already taken.
     #[error("{0}")]
     Conflict(String),
+    /// An email or username that belongs to another customer (compared regardless of case).
+    #[error("{field} is already taken")]
+    Taken { field: ProfileField },
+    /// A verification request that does not fit the verification's state.
+    #[error("{0}")]
+    Verification(VerificationRefusal),
     #[error("an order that is {from} cannot become {to}")]
     InvalidTransition { from: OrderStatus, to: OrderStatus },
     /// Input the store cannot accept (a partial status without `remains`, ...).
@@ -37,6 +45,12 @@ pub enum StoreError {
 impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         matches!(self, StoreError::Unavailable(_))
+    }
+}
+
+impl From<VerificationRefusal> for StoreError {
+    fn from(refusal: VerificationRefusal) -> Self {
+        StoreError::Verification(refusal)
     }
 }
 

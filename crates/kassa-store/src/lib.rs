@@ -13,6 +13,7 @@ pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
+use kassa_core::profile::ProfileChanges;
 use kassa_core::{Currency, CustomerId, OrderId};
 
 pub use error::StoreError;
@@ -42,6 +43,9 @@ pub trait Store: Send + Sync + 'static {
     async fn customer(&self, id: CustomerId) -> StoreResult<Option<Customer>>;
     async fn list_customers(&self) -> StoreResult<Vec<Customer>>;
     async fn set_customer_status(&self, id: CustomerId, status: CustomerStatus) -> StoreResult<Customer>;
+    /// Applies a checked `profile/edit`: exactly the listed fields change. An email or username
+    /// another customer has (regardless of case) is [`StoreError::Taken`].
+    async fn update_profile(&self, id: CustomerId, changes: ProfileChanges) -> StoreResult<Customer>;
 
     // Wallets and the ledger
     async fn wallet(&self, id: CustomerId) -> StoreResult<Wallet>;
@@ -71,4 +75,20 @@ pub trait Store: Send + Sync + 'static {
     async fn list_orders(&self, filter: OrderFilter) -> StoreResult<OrderPage>;
     /// Moves an order to a new status and pays its refund, exactly once, in one transaction.
     async fn change_order(&self, id: &OrderId, change: StatusChange) -> StoreResult<OrderRecord>;
+
+    // Identity verification
+    /// The state check ([`kassa_core::verification::may_submit`]), the verification, its
+    /// documents and its `submit` audit entry: one transaction. A customer has at most one
+    /// verification that is not rejected, whatever the concurrency.
+    async fn submit_verification(&self, new: NewVerification) -> StoreResult<VerificationRecord>;
+    /// The customer's most recent verification, which decides what they may do next.
+    async fn latest_verification(&self, customer: CustomerId) -> StoreResult<Option<VerificationRecord>>;
+    async fn verification(&self, id: i64) -> StoreResult<Option<VerificationRecord>>;
+    async fn list_verifications(&self, filter: VerificationFilter) -> StoreResult<Vec<VerificationRecord>>;
+    async fn verification_document(&self, id: i64, slot: DocumentSlot) -> StoreResult<Option<SealedDocument>>;
+    /// Moves a verification in process to the review's outcome, records who, when and why in the
+    /// audit trail and, on approval, marks the customer verified: one transaction.
+    async fn review_verification(&self, review: Review) -> StoreResult<VerificationRecord>;
+    /// The audit trail of one verification, oldest first.
+    async fn verification_audit(&self, id: i64) -> StoreResult<Vec<AuditEntry>>;
 }

@@ -5,7 +5,9 @@ use std::str::FromStr;
 
 use ipnet::IpNet;
 use kassa_core::catalog::{ServiceKind, ServiceTerms};
+pub use kassa_core::document::{DocumentSlot, DocumentType};
 use kassa_core::validation::{OrderRequest, PageRequest};
+pub use kassa_core::verification::{Gender, ReviewAction, VerificationStatus, VerifyType};
 use kassa_core::{CustomerId, Minor, OrderId, OrderStatus, Price};
 
 /// Milliseconds since the Unix epoch, UTC. Both stores keep times this way.
@@ -326,4 +328,116 @@ impl BooksReport {
             && self.refund_mismatches.is_empty()
             && self.negative_balances.is_empty()
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identity verification
+
+/// A submission to write. The server seals the personal data (the id number and the documents)
+/// before the store sees it, with associated data naming `reference` and the slot, so a sealed
+/// value copied into another verification or slot does not open.
+#[derive(Clone)]
+pub struct NewVerification {
+    pub customer_id: CustomerId,
+    /// Random and unguessable, drawn by the server before sealing (the numeric id is only known
+    /// after the insert, too late to bind the ciphertexts to it).
+    pub reference: String,
+    pub verify_type: VerifyType,
+    pub first_name: String,
+    pub gender: Gender,
+    pub id_number_sealed: Vec<u8>,
+    pub documents: Vec<NewDocument>,
+    /// Who submitted, for the audit trail (`api_key:bs_live_...`).
+    pub actor: String,
+}
+
+#[derive(Clone)]
+pub struct NewDocument {
+    pub slot: DocumentSlot,
+    pub kind: DocumentType,
+    /// Decoded size in bytes.
+    pub size: u64,
+    pub sealed: Vec<u8>,
+}
+
+/// What a verification record says about one of its documents (the bytes stay in the store).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DocumentInfo {
+    pub slot: DocumentSlot,
+    pub kind: DocumentType,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerificationRecord {
+    pub id: i64,
+    pub reference: String,
+    pub customer_id: CustomerId,
+    pub status: VerificationStatus,
+    pub verify_type: VerifyType,
+    pub first_name: String,
+    pub gender: Gender,
+    pub id_number_sealed: Vec<u8>,
+    /// In slot order.
+    pub documents: Vec<DocumentInfo>,
+    pub submitted_at: Millis,
+    pub reviewed_at: Option<Millis>,
+    pub reviewed_by: Option<String>,
+    pub review_reason: Option<String>,
+}
+
+/// One sealed document, with what is needed to open it.
+#[derive(Clone)]
+pub struct SealedDocument {
+    pub verification_id: i64,
+    pub reference: String,
+    pub info: DocumentInfo,
+    pub sealed: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct VerificationFilter {
+    pub status: Option<VerificationStatus>,
+    pub customer_id: Option<CustomerId>,
+    /// Most records returned, oldest first (the review queue reads top-down).
+    pub limit: u32,
+}
+
+/// An operator's decision about a verification in process.
+#[derive(Debug, Clone)]
+pub struct Review {
+    pub verification_id: i64,
+    pub action: ReviewAction,
+    /// Who decided (the operator's name); required, every decision has an author.
+    pub actor: String,
+    pub reason: Option<String>,
+}
+
+text_enum!(
+    /// What happened to a verification, as the audit trail records it.
+    AuditAction { Submit = "submit", Approve = "approve", Reject = "reject", Cancel = "cancel" }
+);
+
+impl From<ReviewAction> for AuditAction {
+    fn from(action: ReviewAction) -> Self {
+        match action {
+            ReviewAction::Approve => AuditAction::Approve,
+            ReviewAction::Reject => AuditAction::Reject,
+            ReviewAction::Cancel => AuditAction::Cancel,
+        }
+    }
+}
+
+/// One line of the append-only audit trail: who did what to which verification, when and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub verification_id: i64,
+    pub customer_id: CustomerId,
+    pub action: AuditAction,
+    pub from_status: Option<VerificationStatus>,
+    pub to_status: VerificationStatus,
+    pub actor: String,
+    pub reason: Option<String>,
+    pub created_at: Millis,
 }

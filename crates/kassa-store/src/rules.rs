@@ -93,6 +93,31 @@ pub fn check_quantity_bounds(min: u64, max: u64) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Reads the `slot:type:size,...` list both stores aggregate from `verification_documents`.
+pub fn parse_document_list(text: &str) -> Result<Vec<crate::model::DocumentInfo>, String> {
+    let mut infos = text
+        .split(',')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut fields = part.splitn(3, ':');
+            let (Some(slot), Some(kind), Some(size)) = (fields.next(), fields.next(), fields.next()) else {
+                return Err(format!("malformed document list {part:?}"));
+            };
+            Ok(crate::model::DocumentInfo {
+                slot: slot
+                    .parse::<i64>()
+                    .ok()
+                    .and_then(crate::model::DocumentSlot::from_number)
+                    .ok_or_else(|| format!("bad slot {slot:?}"))?,
+                kind: kind.parse().map_err(|e| format!("{e}"))?,
+                size: size.parse().map_err(|e| format!("{e}"))?,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    infos.sort_by_key(|info| info.slot);
+    Ok(infos)
+}
+
 /// Comma-separated list columns (allowed IPs, allowed services).
 pub fn join_list<T: std::fmt::Display>(items: &[T]) -> String {
     items.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")

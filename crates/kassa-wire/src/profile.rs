@@ -1,6 +1,51 @@
-//! Bodies of the profile dialect (`/profile/...`, `/time`).
+//! Bodies of the profile dialect (`/profile/...`, `/time`) and its error messages.
 
 use serde::{Deserialize, Serialize};
+
+/// The seed's "basic errors", word for word (including its `BB-API-KEY` for the header that is
+/// sent as `BB-ACCESS-KEY`), and the messages kassa adds for cases the seed leaves open. Clients
+/// match on these strings, so they are defined once, here.
+pub mod messages {
+    pub const CONTENT_TYPE: &str = "The required content-type is application/json";
+    pub const EMPTY_KEY: &str = "Empty BB-API-KEY header";
+    pub const EMPTY_SIGN: &str = "Empty BB-ACCESS-SIGN header";
+    pub const EMPTY_TIMESTAMP: &str = "Empty BB-ACCESS-TIMESTAMP header";
+    pub const TIMESTAMP_EXPIRED: &str = "BB-ACCESS-TIMESTAMP expired";
+    pub const UNRECOGNIZED_METHOD: &str = "Unrecognized method. Currently supported: GET,POST,PUT.";
+    pub const INVALID_BODY: &str = "Invalid request body";
+    pub const INVALID_API_KEY: &str = "Invalid Api Key";
+    pub const INVALID_SIGNATURE: &str = "Invalid Signature";
+    pub const NO_USER_FIELD: &str = "No user field listed";
+
+    // kassa's additions.
+    pub const INVALID_TIMESTAMP: &str = "Invalid BB-ACCESS-TIMESTAMP header";
+    pub const ACCOUNT_DISABLED: &str = "Account is disabled";
+    pub const IP_NOT_ALLOWED: &str = "IP address is not allowed for this Api Key";
+    pub const UNKNOWN_ENDPOINT: &str =
+        "Unknown endpoint. Currently supported: profile/me, profile/edit, profile/verify.";
+    pub const UNAVAILABLE: &str = "Service temporarily unavailable, retry shortly";
+    pub const INTERNAL: &str = "Internal error";
+
+    /// Every fixed message, for the documentation check.
+    pub const ALL: &[&str] = &[
+        CONTENT_TYPE,
+        EMPTY_KEY,
+        EMPTY_SIGN,
+        EMPTY_TIMESTAMP,
+        TIMESTAMP_EXPIRED,
+        UNRECOGNIZED_METHOD,
+        INVALID_BODY,
+        INVALID_API_KEY,
+        INVALID_SIGNATURE,
+        NO_USER_FIELD,
+        INVALID_TIMESTAMP,
+        ACCOUNT_DISABLED,
+        IP_NOT_ALLOWED,
+        UNKNOWN_ENDPOINT,
+        UNAVAILABLE,
+        INTERNAL,
+    ];
+}
 
 /// `{"success": true, "response": {...}}`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,6 +121,20 @@ pub struct VerifyRequest {
     pub document1: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document2: Option<String>,
+}
+
+/// The answer to `profile/verify`: the verification as filed, in the seed's all-strings style.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verification {
+    pub id: String,
+    /// `in_process` right after a submission.
+    pub status: String,
+    pub verify_type: String,
+    /// The type the document's bytes were recognized as (`jpg`, `png`, `pdf`), `null` if none sent.
+    pub document1: Option<String>,
+    pub document2: Option<String>,
+    /// `YYYY-mm-dd HH:MM:SS`, UTC.
+    pub submitted: String,
 }
 
 /// `GET /time`

@@ -88,6 +88,9 @@ pub struct ServeArgs {
     /// Longest a request may take, in seconds, before it is answered 503.
     #[arg(long, env = "KASSA_REQUEST_TIMEOUT_SECS")]
     pub request_timeout_secs: Option<u64>,
+    /// Allowed distance of BB-ACCESS-TIMESTAMP from the server clock, in seconds (profile API).
+    #[arg(long, env = "KASSA_PROFILE_TIMESTAMP_WINDOW_SECS")]
+    pub profile_timestamp_window_secs: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,6 +110,9 @@ pub enum AdminCommand {
     /// Orders.
     #[command(subcommand)]
     Order(OrderCommand),
+    /// Identity verifications: the review queue, the documents, the decisions.
+    #[command(subcommand)]
+    Verification(VerificationCommand),
     /// Check the books: balances against the ledger, orders against their charges and refunds.
     Books {
         #[arg(long)]
@@ -339,4 +345,56 @@ pub enum OrderCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VerificationCommand {
+    /// Verifications, oldest first (the review queue reads top-down).
+    List {
+        /// in_process, completed, rejected or cancelled.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        customer: Option<i64>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One verification with its id number (decrypted), documents and audit trail.
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decrypt one document to a new file (mode 0600; an existing file is never overwritten).
+    Document {
+        id: i64,
+        /// 1 or 2.
+        #[arg(value_parser = clap::value_parser!(u8).range(1..=2))]
+        slot: u8,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Accept the identity: the customer becomes verified.
+    Approve(ReviewArgs),
+    /// Refuse this submission; the customer may submit again.
+    Reject(ReviewArgs),
+    /// Close the case for good; the customer cannot submit again.
+    Cancel(ReviewArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    pub id: i64,
+    /// Why, for the audit trail (and for support, when the customer asks).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Who decides, for the audit trail.
+    #[arg(long, env = "USER", hide_env_values = true)]
+    pub actor: Option<String>,
+    #[arg(long)]
+    pub json: bool,
 }

@@ -31,6 +31,7 @@ pub struct FileConfig {
     pub currency_decimals: Option<u8>,
     pub request_timeout_secs: Option<u64>,
     pub redis_url: Option<String>,
+    pub profile_timestamp_window_secs: Option<u64>,
     pub pg_pool_size: Option<usize>,
     pub pg_acquire_timeout_ms: Option<u64>,
     pub pg_connect_timeout_ms: Option<u64>,

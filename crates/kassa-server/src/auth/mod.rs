@@ -3,12 +3,15 @@
 //! signature and renders failures in its own envelope.
 
 pub mod client_ip;
+pub mod profile;
 pub mod v1;
 
+use axum::http::request::Parts;
 use kassa_core::crypto::CryptoError;
 use kassa_core::ids::looks_like_api_key;
-use kassa_store::{AuthRecord, KeyStatus, StoreError};
+use kassa_store::{AuthRecord, CustomerStatus, KeyStatus, StoreError};
 
+use self::client_ip::{allowed, client_ip};
 use crate::state::AppState;
 
 /// The associated data that binds a sealed API secret to its key.
@@ -43,4 +46,32 @@ pub async fn find_key(state: &AppState, api_key: &str) -> Result<KeyInUse, KeyFa
     let secret = state.vault.open(&record.secret_sealed, &secret_context(api_key)).map_err(KeyFailure::Secret)?;
     let secret = String::from_utf8(secret).map_err(|_| KeyFailure::Secret(CryptoError::Malformed))?;
     Ok(KeyInUse { record, secret })
+}
+
+/// Why a correctly signed request is still turned away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The operator disabled the key's customer (or the customer row is gone).
+    CustomerDisabled,
+    /// The client address is not in the key's allow-list.
+    IpNotAllowed,
+    /// The key's per-minute allowance is used up; retry after this many seconds.
+    RateLimited { retry_after_secs: u64 },
+}
+
+/// The checks after the signature, in this order: the customer, the client address, the rate.
+/// One code path for both dialects, so a key's allow-list and allowance mean the same whichever
+/// API it calls (both draw from the one per-key limiter).
+pub async fn admit(state: &AppState, parts: &Parts, record: &AuthRecord) -> Result<(), Refusal> {
+    if record.customer_status != Some(CustomerStatus::Active) {
+        return Err(Refusal::CustomerDisabled);
+    }
+    if !allowed(client_ip(parts, &state.config.trusted_proxies), &record.key.allowed_ips) {
+        return Err(Refusal::IpNotAllowed);
+    }
+    state
+        .limiter
+        .check(record.key.id, record.key.rate_limit_per_minute)
+        .await
+        .map_err(|wait| Refusal::RateLimited { retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0) })
 }

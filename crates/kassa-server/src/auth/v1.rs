@@ -10,11 +10,10 @@
 use axum::body::{to_bytes, Bytes};
 use axum::extract::{FromRequest, Request};
 use kassa_core::ErrorCode;
-use kassa_store::{ApiKeyRecord, CustomerStatus};
+use kassa_store::ApiKeyRecord;
 use kassa_wire::sign::buyshazam::{parse_signature, parse_timestamp, timestamp_in_window, SignedRequest};
 
-use super::client_ip::{allowed, client_ip};
-use super::{find_key, KeyFailure};
+use super::{admit, find_key, KeyFailure, Refusal};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -72,16 +71,13 @@ impl FromRequest<AppState> for Signed {
         if !signed.verify(&key.secret, &signature) {
             return Err(ApiError::new(ErrorCode::InvalidSignature));
         }
-        if key.record.customer_status != Some(CustomerStatus::Active) {
-            return Err(ApiError::new(ErrorCode::CustomerNotFound));
-        }
-        if !allowed(client_ip(&parts, &state.config.trusted_proxies), &key.record.key.allowed_ips) {
-            return Err(ApiError::new(ErrorCode::IpNotAllowed));
-        }
-        if let Err(wait) = state.limiter.check(key.record.key.id, key.record.key.rate_limit_per_minute).await {
-            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            return Err(ApiError::new(ErrorCode::RateLimited).retry_after(seconds));
-        }
+        admit(state, &parts, &key.record).await.map_err(|refusal| match refusal {
+            Refusal::CustomerDisabled => ApiError::new(ErrorCode::CustomerNotFound),
+            Refusal::IpNotAllowed => ApiError::new(ErrorCode::IpNotAllowed),
+            Refusal::RateLimited { retry_after_secs } => {
+                ApiError::new(ErrorCode::RateLimited).retry_after(retry_after_secs)
+            }
+        })?;
         Ok(Signed { key: key.record.key, body })
     }
 }

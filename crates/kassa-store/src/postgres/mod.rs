@@ -11,6 +11,7 @@
 //!   and the pool makes fresh connections once it is back.
 
 mod orders;
+mod profile;
 mod rows;
 mod sql;
 
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use kassa_core::profile::ProfileChanges;
 use kassa_core::{Currency, CustomerId, OrderId};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
@@ -26,8 +28,10 @@ use crate::migrate::{compare, Migration, SchemaState};
 use crate::model::*;
 use crate::{Store, StoreError, StoreKind, StoreResult};
 
-const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "init", sql: include_str!("../../migrations/postgres/0001_init.sql") }];
+const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "init", sql: include_str!("../../migrations/postgres/0001_init.sql") },
+    Migration { version: 2, name: "profile", sql: include_str!("../../migrations/postgres/0002_profile.sql") },
+];
 
 /// How to reach PostgreSQL and how long to wait for it.
 #[derive(Debug, Clone)]
@@ -72,14 +76,26 @@ pub struct PostgresStore {
     orders: orders::OrderLanes,
 }
 
+/// The driver's error with the server's message (its `Display` alone says only "db error").
+fn describe(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{} ({}){}", db.message(), db.code().code(), db.detail().map(|d| format!(": {d}")).unwrap_or_default()),
+        None => match std::error::Error::source(error) {
+            Some(source) => format!("{error}: {source}"),
+            None => error.to_string(),
+        },
+    }
+}
+
 /// Maps driver errors by what the caller should do about them.
 pub(crate) fn map_err(error: tokio_postgres::Error) -> StoreError {
+    let text = describe(&error);
     match error.code() {
         Some(code) if *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED => {
-            StoreError::Contention(error.to_string())
+            StoreError::Contention(text)
         }
-        Some(code) if *code == SqlState::UNIQUE_VIOLATION => StoreError::Conflict(error.to_string()),
-        Some(code) if *code == SqlState::CHECK_VIOLATION => StoreError::Invalid(error.to_string()),
+        Some(code) if *code == SqlState::UNIQUE_VIOLATION => StoreError::Conflict(text),
+        Some(code) if *code == SqlState::CHECK_VIOLATION => StoreError::Invalid(text),
         Some(code)
             if *code == SqlState::QUERY_CANCELED
                 || *code == SqlState::ADMIN_SHUTDOWN
@@ -91,11 +107,11 @@ pub(crate) fn map_err(error: tokio_postgres::Error) -> StoreError {
                 || *code == SqlState::READ_ONLY_SQL_TRANSACTION
                 || code.code().starts_with("08") =>
         {
-            StoreError::Unavailable(error.to_string())
+            StoreError::Unavailable(text)
         }
-        Some(_) => StoreError::Internal(error.to_string()),
+        Some(_) => StoreError::Internal(text),
         // No SQL state: the connection broke, timed out or could not be made.
-        None => StoreError::Unavailable(error.to_string()),
+        None => StoreError::Unavailable(text),
     }
 }
 
@@ -337,6 +353,38 @@ impl Store for PostgresStore {
 
     async fn set_customer_status(&self, id: CustomerId, status: CustomerStatus) -> StoreResult<Customer> {
         in_transaction!(self, tx => sql::set_customer_status(&tx, id, status, now_millis()))
+    }
+
+    async fn update_profile(&self, id: CustomerId, changes: ProfileChanges) -> StoreResult<Customer> {
+        in_transaction!(self, tx => profile::update_profile(&tx, id, &changes, now_millis()))
+    }
+
+    async fn submit_verification(&self, new: NewVerification) -> StoreResult<VerificationRecord> {
+        in_transaction!(self, tx => profile::submit_verification(&tx, &new, now_millis()))
+    }
+
+    async fn latest_verification(&self, customer: CustomerId) -> StoreResult<Option<VerificationRecord>> {
+        read!(self, c => profile::latest_verification(&c, customer))
+    }
+
+    async fn verification(&self, id: i64) -> StoreResult<Option<VerificationRecord>> {
+        read!(self, c => profile::verification(&c, id))
+    }
+
+    async fn list_verifications(&self, filter: VerificationFilter) -> StoreResult<Vec<VerificationRecord>> {
+        read!(self, c => profile::list_verifications(&c, &filter))
+    }
+
+    async fn verification_document(&self, id: i64, slot: DocumentSlot) -> StoreResult<Option<SealedDocument>> {
+        read!(self, c => profile::verification_document(&c, id, slot))
+    }
+
+    async fn review_verification(&self, review: Review) -> StoreResult<VerificationRecord> {
+        in_transaction!(self, tx => profile::review_verification(&tx, &review, now_millis()))
+    }
+
+    async fn verification_audit(&self, id: i64) -> StoreResult<Vec<AuditEntry>> {
+        read!(self, c => profile::verification_audit(&c, id))
     }
 
     async fn wallet(&self, id: CustomerId) -> StoreResult<Wallet> {

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use kassa_core::profile::ProfileChanges;
 use kassa_core::{Currency, CustomerId, OrderId};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
@@ -26,8 +27,10 @@ use crate::{Store, StoreError, StoreKind, StoreResult};
 
 pub use writer::WriterStats;
 
-const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "init", sql: include_str!("../../migrations/sqlite/0001_init.sql") }];
+const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "init", sql: include_str!("../../migrations/sqlite/0001_init.sql") },
+    Migration { version: 2, name: "profile", sql: include_str!("../../migrations/sqlite/0002_profile.sql") },
+];
 
 /// How to open the SQLite store.
 #[derive(Debug, Clone)]
@@ -323,6 +326,10 @@ impl Store for SqliteStore {
         self.write(move |c| sql::set_customer_status(c, id, status, now_millis())).await
     }
 
+    async fn update_profile(&self, id: CustomerId, changes: ProfileChanges) -> StoreResult<Customer> {
+        self.write(move |c| sql::update_profile(c, id, &changes, now_millis())).await
+    }
+
     async fn wallet(&self, id: CustomerId) -> StoreResult<Wallet> {
         self.read(|c| sql::wallet(c, id))
     }
@@ -384,5 +391,34 @@ impl Store for SqliteStore {
     async fn change_order(&self, id: &OrderId, change: StatusChange) -> StoreResult<OrderRecord> {
         let id = id.clone();
         self.write(move |c| sql::change_order(c, &id, &change, now_millis())).await
+    }
+
+    async fn submit_verification(&self, new: NewVerification) -> StoreResult<VerificationRecord> {
+        self.write(move |c| sql::submit_verification(c, &new, now_millis())).await
+    }
+
+    async fn latest_verification(&self, customer: CustomerId) -> StoreResult<Option<VerificationRecord>> {
+        self.read(|c| sql::latest_verification(c, customer))
+    }
+
+    async fn verification(&self, id: i64) -> StoreResult<Option<VerificationRecord>> {
+        self.read(|c| sql::verification(c, id))
+    }
+
+    async fn list_verifications(&self, filter: VerificationFilter) -> StoreResult<Vec<VerificationRecord>> {
+        self.read_blocking(move |c| sql::list_verifications(c, &filter)).await
+    }
+
+    async fn verification_document(&self, id: i64, slot: DocumentSlot) -> StoreResult<Option<SealedDocument>> {
+        // Up to 10 MiB from overflow pages: not a read for the request thread.
+        self.read_blocking(move |c| sql::verification_document(c, id, slot)).await
+    }
+
+    async fn review_verification(&self, review: Review) -> StoreResult<VerificationRecord> {
+        self.write(move |c| sql::review_verification(c, &review, now_millis())).await
+    }
+
+    async fn verification_audit(&self, id: i64) -> StoreResult<Vec<AuditEntry>> {
+        self.read_blocking(move |c| sql::verification_audit(c, id)).await
     }
 }

@@ -142,3 +142,52 @@ pub fn order(row: &Row) -> rusqlite::Result<OrderRecord> {
         updated_at: row.get(18)?,
     })
 }
+
+/// The documents' slot, type and size ride along as one `slot:type:size,...` column, so a
+/// verification (or a page of them) is one statement and never reads the blobs.
+pub const VERIFICATION_COLUMNS: &str = "v.id, v.reference, v.customer_id, v.status, v.verify_type, v.first_name, \
+     v.gender, v.id_number_sealed, v.submitted_at, v.reviewed_at, v.reviewed_by, v.review_reason, \
+     (SELECT group_concat(d.slot || ':' || d.content_type || ':' || d.size, ',') \
+      FROM verification_documents d WHERE d.verification_id = v.id)";
+
+fn document_infos(row: &Row, index: usize) -> rusqlite::Result<Vec<DocumentInfo>> {
+    let text: Option<String> = row.get(index)?;
+    crate::rules::parse_document_list(text.as_deref().unwrap_or_default()).map_err(|e| bad(index, e))
+}
+
+pub fn verification(row: &Row) -> rusqlite::Result<VerificationRecord> {
+    let gender: i64 = row.get(6)?;
+    Ok(VerificationRecord {
+        id: row.get(0)?,
+        reference: row.get(1)?,
+        customer_id: CustomerId(row.get(2)?),
+        status: parse(row, 3)?,
+        verify_type: parse(row, 4)?,
+        first_name: row.get(5)?,
+        gender: Gender::from_code(gender).ok_or_else(|| bad(6, format!("bad gender {gender}")))?,
+        id_number_sealed: row.get(7)?,
+        submitted_at: row.get(8)?,
+        reviewed_at: row.get(9)?,
+        reviewed_by: row.get(10)?,
+        review_reason: row.get(11)?,
+        documents: document_infos(row, 12)?,
+    })
+}
+
+pub const AUDIT_COLUMNS: &str =
+    "id, verification_id, customer_id, action, from_status, to_status, actor, reason, created_at";
+
+pub fn audit_entry(row: &Row) -> rusqlite::Result<AuditEntry> {
+    let from_status: Option<String> = row.get(4)?;
+    Ok(AuditEntry {
+        id: row.get(0)?,
+        verification_id: row.get(1)?,
+        customer_id: CustomerId(row.get(2)?),
+        action: parse(row, 3)?,
+        from_status: from_status.map(|s| s.parse().map_err(|e| bad(4, e))).transpose()?,
+        to_status: parse(row, 5)?,
+        actor: row.get(6)?,
+        reason: row.get(7)?,
+        created_at: row.get(8)?,
+    })
+}

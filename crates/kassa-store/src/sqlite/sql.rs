@@ -3,6 +3,8 @@
 
 use kassa_core::catalog::OrderRefusal;
 use kassa_core::ids::{generate_user_id, OrderId};
+use kassa_core::profile::{ProfileChanges, ProfileField};
+use kassa_core::verification::{may_submit, VerificationRefusal};
 use kassa_core::{Currency, CustomerId, Minor};
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -538,4 +540,234 @@ pub fn change_order(conn: &Connection, id: &OrderId, change: &StatusChange, now:
     })
     .map_err(map_err)?;
     order(conn, None, id)?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Profiles
+
+pub fn update_profile(
+    conn: &Connection,
+    id: CustomerId,
+    changes: &ProfileChanges,
+    now: Millis,
+) -> StoreResult<Customer> {
+    if changes.is_empty() {
+        return Err(StoreError::Invalid("a profile edit must change at least one field".into()));
+    }
+    // The column names come from `ProfileField`, a closed set, never from the request; the values
+    // are bound parameters.
+    let mut assignments = Vec::new();
+    let mut values: Vec<Option<&str>> = Vec::new();
+    for (field, value) in changes.iter() {
+        values.push(value);
+        assignments.push(format!("{} = ?{}", field.as_str(), values.len()));
+    }
+    let sql = format!(
+        "UPDATE customers SET {}, updated_at = ?{} WHERE id = ?{}",
+        assignments.join(", "),
+        values.len() + 1,
+        values.len() + 2
+    );
+    let mut params: Vec<&dyn rusqlite::ToSql> = values.iter().map(|v| v as &dyn rusqlite::ToSql).collect();
+    params.push(&now);
+    params.push(&id.0);
+    let updated = conn.prepare_cached(&sql).and_then(|mut s| s.execute(params.as_slice()));
+    match updated {
+        Ok(0) => Err(StoreError::NotFound(format!("customer {id}"))),
+        Ok(_) => customer(conn, id)?.ok_or_else(|| StoreError::NotFound(format!("customer {id}"))),
+        Err(e) if is_unique_violation(&e, "customers_email") => Err(StoreError::Taken { field: ProfileField::Email }),
+        Err(e) if is_unique_violation(&e, "customers_username") => {
+            Err(StoreError::Taken { field: ProfileField::Username })
+        }
+        Err(e) => Err(map_err(e)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identity verification
+
+fn insert_audit(
+    conn: &Connection,
+    verification: &VerificationRecord,
+    action: AuditAction,
+    to_status: VerificationStatus,
+    actor: &str,
+    reason: Option<&str>,
+    now: Millis,
+) -> StoreResult<()> {
+    let from_status = (action != AuditAction::Submit).then(|| verification.status.as_str());
+    conn.prepare_cached(
+        "INSERT INTO verification_audit (verification_id, customer_id, action, from_status, to_status, actor, reason, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            verification.id,
+            verification.customer_id.0,
+            action.as_str(),
+            from_status,
+            to_status.as_str(),
+            actor,
+            reason,
+            now
+        ])
+    })
+    .map_err(map_err)?;
+    Ok(())
+}
+
+pub fn submit_verification(conn: &Connection, new: &NewVerification, now: Millis) -> StoreResult<VerificationRecord> {
+    if customer(conn, new.customer_id)?.is_none() {
+        return Err(StoreError::NotFound(format!("customer {}", new.customer_id)));
+    }
+    may_submit(latest_verification(conn, new.customer_id)?.map(|v| v.status))?;
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO verifications (reference, customer_id, status, verify_type, first_name, gender,
+                                        id_number_sealed, submitted_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                new.reference,
+                new.customer_id.0,
+                VerificationStatus::InProcess.as_str(),
+                new.verify_type.as_str(),
+                new.first_name,
+                new.gender.code(),
+                new.id_number_sealed,
+                now
+            ])
+        });
+    match inserted {
+        Ok(_) => {}
+        // Another process wrote a submission for this customer in between.
+        Err(e) if is_unique_violation(&e, "verifications_one_standing") => {
+            return Err(VerificationRefusal::AlreadyInProcess.into())
+        }
+        Err(e) => return Err(map_err(e)),
+    }
+    let id = conn.last_insert_rowid();
+    for document in &new.documents {
+        conn.prepare_cached(
+            "INSERT INTO verification_documents (verification_id, slot, content_type, size, sealed, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                id,
+                document.slot.number(),
+                document.kind.as_str(),
+                document.size as i64,
+                document.sealed,
+                now
+            ])
+        })
+        .map_err(map_err)?;
+    }
+    let record = verification(conn, id)?.ok_or_else(|| StoreError::Internal("verification vanished".into()))?;
+    insert_audit(conn, &record, AuditAction::Submit, record.status, &new.actor, None, now)?;
+    Ok(record)
+}
+
+pub fn latest_verification(conn: &Connection, customer: CustomerId) -> StoreResult<Option<VerificationRecord>> {
+    conn.prepare_cached(&format!(
+        "SELECT {VERIFICATION_COLUMNS} FROM verifications v WHERE v.customer_id = ?1 ORDER BY v.id DESC LIMIT 1"
+    ))
+    .and_then(|mut s| s.query_row([customer.0], rows::verification).optional())
+    .map_err(map_err)
+}
+
+pub fn verification(conn: &Connection, id: i64) -> StoreResult<Option<VerificationRecord>> {
+    conn.prepare_cached(&format!("SELECT {VERIFICATION_COLUMNS} FROM verifications v WHERE v.id = ?1"))
+        .and_then(|mut s| s.query_row([id], rows::verification).optional())
+        .map_err(map_err)
+}
+
+pub fn list_verifications(conn: &Connection, filter: &VerificationFilter) -> StoreResult<Vec<VerificationRecord>> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {VERIFICATION_COLUMNS} FROM verifications v
+             WHERE (?1 IS NULL OR v.status = ?1) AND (?2 IS NULL OR v.customer_id = ?2)
+             ORDER BY v.id LIMIT ?3"
+        ))
+        .map_err(map_err)?;
+    let rows = stmt
+        .query_map(
+            params![filter.status.map(|s| s.as_str()), filter.customer_id.map(|c| c.0), filter.limit],
+            rows::verification,
+        )
+        .map_err(map_err)?;
+    rows.collect::<Result<_, _>>().map_err(map_err)
+}
+
+pub fn verification_document(conn: &Connection, id: i64, slot: DocumentSlot) -> StoreResult<Option<SealedDocument>> {
+    conn.prepare_cached(
+        "SELECT v.reference, d.content_type, d.size, d.sealed
+         FROM verification_documents d JOIN verifications v ON v.id = d.verification_id
+         WHERE d.verification_id = ?1 AND d.slot = ?2",
+    )
+    .and_then(|mut s| {
+        s.query_row(params![id, slot.number()], |row| {
+            let kind: String = row.get(1)?;
+            let size: i64 = row.get(2)?;
+            Ok(SealedDocument {
+                verification_id: id,
+                reference: row.get(0)?,
+                info: DocumentInfo {
+                    slot,
+                    kind: kind.parse().map_err(|e: String| {
+                        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, e.into())
+                    })?,
+                    size: u64::try_from(size).map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Integer, e.into())
+                    })?,
+                },
+                sealed: row.get(3)?,
+            })
+        })
+        .optional()
+    })
+    .map_err(map_err)
+}
+
+pub fn review_verification(conn: &Connection, review: &Review, now: Millis) -> StoreResult<VerificationRecord> {
+    let id = review.verification_id;
+    let current = verification(conn, id)?.ok_or_else(|| StoreError::NotFound(format!("verification {id}")))?;
+    let next = current.status.review(review.action)?;
+    let actor = review.actor.trim();
+    if actor.is_empty() {
+        return Err(StoreError::Invalid("a review needs an actor: who decided".into()));
+    }
+    // Conditional on the status read above, so two operators deciding at once cannot both win.
+    let changed = conn
+        .prepare_cached(
+            "UPDATE verifications SET status = ?1, reviewed_at = ?2, reviewed_by = ?3, review_reason = ?4, updated_at = ?2
+             WHERE id = ?5 AND status = ?6",
+        )
+        .and_then(|mut s| {
+            s.execute(params![next.as_str(), now, actor, review.reason, id, VerificationStatus::InProcess.as_str()])
+        })
+        .map_err(map_err)?;
+    if changed == 0 {
+        let status = verification(conn, id)?.map(|v| v.status).unwrap_or(current.status);
+        return Err(VerificationRefusal::NotInProcess { status }.into());
+    }
+    if review.action == ReviewAction::Approve {
+        conn.prepare_cached("UPDATE customers SET verified = 1, updated_at = ?1 WHERE id = ?2")
+            .and_then(|mut s| s.execute(params![now, current.customer_id.0]))
+            .map_err(map_err)?;
+    }
+    insert_audit(conn, &current, review.action.into(), next, actor, review.reason.as_deref(), now)?;
+    verification(conn, id)?.ok_or_else(|| StoreError::NotFound(format!("verification {id}")))
+}
+
+pub fn verification_audit(conn: &Connection, id: i64) -> StoreResult<Vec<AuditEntry>> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {AUDIT_COLUMNS} FROM verification_audit WHERE verification_id = ?1 ORDER BY id"
+        ))
+        .map_err(map_err)?;
+    let rows = stmt.query_map([id], rows::audit_entry).map_err(map_err)?;
+    rows.collect::<Result<_, _>>().map_err(map_err)
 }

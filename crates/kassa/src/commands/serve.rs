@@ -25,8 +25,17 @@ pub async fn run(settings: &Settings, args: ServeArgs) -> Result<()> {
             .map(Duration::from_secs)
             .unwrap_or(defaults.request_timeout),
         redis_url: args.redis_url.clone().or_else(|| settings.file.redis_url.clone()),
+        profile_timestamp_window: args
+            .profile_timestamp_window_secs
+            .or(settings.file.profile_timestamp_window_secs)
+            .map(Duration::from_secs)
+            .unwrap_or(defaults.profile_timestamp_window),
         ..defaults
     };
+    anyhow::ensure!(
+        !config.profile_timestamp_window.is_zero(),
+        "profile_timestamp_window_secs must be at least 1: with 0 no signed profile request could pass"
+    );
     let currency = settings.currency(args.currency.as_deref(), args.currency_decimals)?;
     let vault = Vault::new(settings.master_key()?);
     let store = settings.open_store(currency).await?;

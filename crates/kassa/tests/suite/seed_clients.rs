@@ -12,7 +12,8 @@ crate::backend_tests!(
     python_example_creates_an_order,
     rust_example_creates_an_order,
     curl_examples_read_back,
-    java_example_creates_an_order
+    java_example_creates_an_order,
+    python_profile_example_reads_edits_and_verifies
 );
 
 fn seed_dir() -> PathBuf {
@@ -165,4 +166,34 @@ async fn java_example_creates_an_order(backend: Backend) {
     assert!(ok, "java failed (a JDK 11+ runs single-file sources): {stderr}");
     assert!(stdout.starts_with("201"), "{stdout}");
     assert_seed_order_placed(&server, &account).await;
+}
+
+/// The profile seed's Python example (ported to Python 3, see the README): its lower-cased
+/// method, decimal timestamp and base64-decoded secret pass on all three methods.
+async fn python_profile_example_reads_edits_and_verifies(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let account = server.customer("0").await;
+    let code = seed_file("profile_auth.py")
+        .replace("api_url = ''", &format!("api_url = '{}/'", account.base_url))
+        .replace("'your_api_key'", &format!("'{}'", account.key.api_key))
+        .replace("'your_api_secret'", &format!("'{}'", account.secret));
+    let (ok, stdout, stderr) = run(Command::new("python3").arg("-c").arg(&code));
+    assert!(ok, "python3 failed (is `requests` installed?): {stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    let user_id = server.store.customer(account.customer).await.unwrap().unwrap().user_id;
+    assert!(lines[0].starts_with("{'success': True, 'response': {'id': '"), "profile/me: {}", lines[0]);
+    assert!(
+        lines[0].contains(&format!("'user_id': '{user_id}'")) && lines[0].contains("'verified': '0'"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].contains("'success': True") && lines[1].contains("'username': 'Test Username'"), "{}", lines[1]);
+    assert!(lines[2].contains("'status': 'in_process'") && lines[2].contains("'document1': 'png'"), "{}", lines[2]);
+
+    let customer = server.store.customer(account.customer).await.unwrap().unwrap();
+    assert_eq!(customer.first_name.as_deref(), Some("Test First Name"));
+    let filed = server.store.latest_verification(account.customer).await.unwrap().expect("a verification");
+    assert_eq!(filed.documents.len(), 1);
+    assert_eq!(filed.documents[0].kind, kassa_store::DocumentType::Png);
 }

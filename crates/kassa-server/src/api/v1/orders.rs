@@ -1,5 +1,5 @@
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kassa_core::validation::{idempotency_key, OrderRequest, PageRequest};
@@ -8,19 +8,11 @@ use kassa_store::{NewOrder, OrderFilter, OrderPlaced, StoreError};
 use kassa_wire::v1::{CreateOrderResponse, OrderListResponse, OrderResponse};
 use serde::Deserialize;
 
+use crate::api::is_json;
 use crate::auth::v1::Signed;
 use crate::error::ApiError;
 use crate::present;
 use crate::state::AppState;
-
-/// Whether a body was declared as JSON (`application/json`, any parameters, any case).
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
-}
 
 /// `POST /api/v1/orders`
 pub async fn create(State(state): State<AppState>, headers: HeaderMap, signed: Signed) -> Result<Response, ApiError> {

@@ -6,6 +6,7 @@ mod customer;
 pub mod key;
 mod order;
 mod service;
+mod verification;
 mod wallet;
 
 use anyhow::Result;
@@ -21,6 +22,7 @@ pub async fn run(settings: &Settings, command: AdminCommand) -> Result<()> {
         AdminCommand::Key(c) => key::run(settings, store.as_ref(), c).await,
         AdminCommand::Service(c) => service::run(store.as_ref(), c).await,
         AdminCommand::Order(c) => order::run(store.as_ref(), c).await,
+        AdminCommand::Verification(c) => verification::run(settings, store.as_ref(), c).await,
         AdminCommand::Books { json } => books::run(store.as_ref(), json).await,
     }
 }

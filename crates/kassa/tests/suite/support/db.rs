@@ -137,8 +137,12 @@ impl TestDb {
                 runtime.block_on(async move {
                     let (client, connection) = tokio_postgres::connect(&url.unwrap(), tokio_postgres::NoTls).await.unwrap();
                     tokio::spawn(connection);
-                    // Orders debit wallets; an exclusive table lock makes every debit wait.
-                    client.batch_execute("BEGIN; LOCK TABLE wallets IN EXCLUSIVE MODE").await.expect("lock wallets");
+                    // Orders debit wallets and profile writes change customers: exclusive table
+                    // locks make every such write wait, while plain reads go on.
+                    client
+                        .batch_execute("BEGIN; LOCK TABLE wallets, customers IN EXCLUSIVE MODE")
+                        .await
+                        .expect("lock wallets and customers");
                     ready.send(()).unwrap();
                     let _ = tokio::task::spawn_blocking(move || released.recv()).await;
                     let _ = client.batch_execute("ROLLBACK").await;

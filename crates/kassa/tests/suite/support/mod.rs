@@ -6,6 +6,7 @@
 
 pub mod db;
 pub mod process;
+pub mod profile;
 pub mod raw;
 pub mod services;
 
@@ -67,6 +68,7 @@ impl TestServer {
     }
 
     pub async fn start_with(backend: Backend, options: ServerOptions) -> Self {
+        init_logs();
         let db = TestDb::new(backend).await;
         let store = db.open(&options.store).await;
         let master_key = db.master_key.clone();
@@ -220,6 +222,11 @@ impl Account {
     pub fn signer(&self) -> raw::Signer {
         raw::Signer::new(&self.base_url, &self.key.api_key, &self.secret)
     }
+
+    /// Signs profile-dialect requests with this account's key and secret.
+    pub fn profile(&self) -> profile::ProfileSigner {
+        profile::ProfileSigner::new(&self.base_url, &self.key.api_key, &self.secret)
+    }
 }
 
 /// Asserts an error answer: status, code, and `success: false`.
@@ -237,4 +244,18 @@ pub fn assert_error(response: &kassa_client::RawResponse, status: u16, code: &st
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "message missing");
     assert!(response.header("x-request-id").is_some(), "every answer carries X-Request-Id");
     body
+}
+
+/// Server logs of in-process servers go to the test's output when `KASSA_TEST_LOG` holds tracing
+/// directives (e.g. `debug`).
+pub fn init_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if let Ok(filter) = std::env::var("KASSA_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
+    });
 }
