@@ -109,7 +109,7 @@ pub fn parse_document_list(text: &str) -> Result<Vec<crate::model::DocumentInfo>
                     .ok()
                     .and_then(crate::model::DocumentSlot::from_number)
                     .ok_or_else(|| format!("bad slot {slot:?}"))?,
-                kind: kind.parse().map_err(|e| format!("{e}"))?,
+                kind: kind.parse().map_err(|e: String| e)?,
                 size: size.parse().map_err(|e| format!("{e}"))?,
             })
         })
