@@ -90,6 +90,15 @@ error_codes! {
     NotFound = "not_found", 404, "No such endpoint.", Kassa;
     MethodNotAllowed = "method_not_allowed", 405, "The endpoint does not support this HTTP method.", Kassa;
     InternalError = "internal_error", 500, "An unexpected error occurred.", Kassa;
+    CancelNotSupported = "cancel_not_supported", 409, "This service does not allow canceling orders.", Kassa;
+    OrderNotCancelable = "order_not_cancelable", 409, "The order can no longer be canceled.", Kassa;
+    OrderInProgress = "order_in_progress", 409, "The order is being sent to its provider right now. Retry shortly.", Kassa;
+    RefillNotSupported = "refill_not_supported", 409, "This service does not offer refills.", Kassa;
+    OrderNotRefillable = "order_not_refillable", 409, "Only completed or partial orders can be refilled.", Kassa;
+    ProviderUnavailable = "provider_unavailable", 502, "The upstream provider did not answer. Retry later.", Kassa;
+    InvalidWebhookUrl = "invalid_webhook_url", 400, "The webhook URL must be a public http(s) URL.", Kassa;
+    WebhookNotFound = "webhook_not_found", 404, "No such webhook for this API account.", Kassa;
+    TooManyWebhooks = "too_many_webhooks", 409, "This API account already has the most webhooks allowed.", Kassa;
 
     // Reserved: WooCommerce back-end codes kassa never produces.
     ProductNotFound = "product_not_found", 404, "The selected service is temporarily unavailable in the store.", Reserved;

@@ -33,6 +33,11 @@ pub struct ServerConfig {
     pub profile_timestamp_window: Duration,
     /// Redis for cluster-wide rate limits; `None` = each process limits on its own.
     pub redis_url: Option<String>,
+    /// Longest wait to connect to, and to hear back from, an upstream provider.
+    pub provider_connect_timeout: Duration,
+    pub provider_timeout: Duration,
+    /// Accept webhook endpoints on loopback and private networks (SSRF guard off).
+    pub webhook_allow_private: bool,
 }
 
 impl Default for ServerConfig {
@@ -47,6 +52,9 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(30),
             profile_timestamp_window: Duration::from_secs(30),
             redis_url: None,
+            provider_connect_timeout: Duration::from_secs(5),
+            provider_timeout: Duration::from_secs(30),
+            webhook_allow_private: false,
         }
     }
 }

@@ -8,21 +8,22 @@ use axum::Json;
 use kassa_core::catalog::OrderRefusal;
 use kassa_core::validation::Rejection;
 use kassa_core::{Currency, ErrorCode};
-use kassa_store::StoreError;
+use kassa_store::{ActionRefusal, StoreError};
 use kassa_wire::v1::ErrorBody;
 use kassa_wire::Amount;
 use serde_json::{Map, Value};
 
 #[derive(Debug)]
 pub struct ApiError {
-    pub body: ErrorBody,
+    /// Boxed: errors travel through every `Result` of the handlers and should stay small.
+    pub body: Box<ErrorBody>,
     status: StatusCode,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode) -> Self {
         Self {
-            body: ErrorBody::new(code.as_str(), code.message()),
+            body: Box::new(ErrorBody::new(code.as_str(), code.message())),
             status: StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         }
     }
@@ -63,6 +64,13 @@ impl ApiError {
                 tracing::warn!(error = %cause, "contention after bounded retries");
                 ApiError::new(ErrorCode::CustomerWalletLocked).retry_after(1)
             }
+            StoreError::NotAllowed(refusal) => ApiError::new(match refusal {
+                ActionRefusal::CancelNotSupported => ErrorCode::CancelNotSupported,
+                ActionRefusal::NotCancelable => ErrorCode::OrderNotCancelable,
+                ActionRefusal::InProgress => return ApiError::new(ErrorCode::OrderInProgress).retry_after(2),
+                ActionRefusal::RefillNotSupported => ErrorCode::RefillNotSupported,
+                ActionRefusal::NotRefillable => ErrorCode::OrderNotRefillable,
+            }),
             other => ApiError::internal(fallback, other),
         }
     }
@@ -116,7 +124,7 @@ impl From<Rejection> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let retry_after = self.body.retry_after;
-        let mut response = (self.status, Json(self.body)).into_response();
+        let mut response = (self.status, Json(*self.body)).into_response();
         if let Some(seconds) = retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }

@@ -7,11 +7,12 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod fulfilment;
 pub mod inflight;
 pub mod middleware;
-pub mod present;
 pub mod ratelimit;
 pub mod state;
+pub mod webhooks;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -79,10 +79,11 @@ impl Shared {
         if let Some(connection) = slot.as_ref() {
             return Ok(connection.clone());
         }
-        let connection = tokio::time::timeout(REDIS_TIMEOUT * 2, redis::aio::ConnectionManager::new(self.client.clone()))
-            .await
-            .map_err(|_| "connecting to Redis timed out".to_string())?
-            .map_err(|e| e.to_string())?;
+        let connection =
+            tokio::time::timeout(REDIS_TIMEOUT * 2, redis::aio::ConnectionManager::new(self.client.clone()))
+                .await
+                .map_err(|_| "connecting to Redis timed out".to_string())?
+                .map_err(|e| e.to_string())?;
         *slot = Some(connection.clone());
         Ok(connection)
     }

@@ -7,6 +7,7 @@ use kassa_store::Store;
 use tokio::sync::Semaphore;
 
 use crate::config::ServerConfig;
+use crate::fulfilment::Providers;
 use crate::inflight::InFlight;
 use crate::ratelimit::RateLimiter;
 
@@ -22,6 +23,8 @@ pub struct Inner {
     /// The `profile/verify` upload budget, one permit per KiB (see
     /// [`ServerConfig::profile_verify_inflight`]).
     pub verify_budget: Arc<Semaphore>,
+    /// Connectors to upstream providers (customer cancel and refill requests use them).
+    pub providers: Arc<Providers>,
 }
 
 impl AppState {
@@ -32,7 +35,21 @@ impl AppState {
             None => RateLimiter::new(),
         };
         let verify_budget = Arc::new(Semaphore::new(crate::auth::profile::budget_permits(&config) as usize));
-        Ok(Self(Arc::new(Inner { store, vault, limiter, inflight: InFlight::default(), config, verify_budget })))
+        let providers = Arc::new(Providers::new(
+            store.clone(),
+            vault.clone(),
+            config.provider_connect_timeout,
+            config.provider_timeout,
+        ));
+        Ok(Self(Arc::new(Inner {
+            store,
+            vault,
+            limiter,
+            inflight: InFlight::default(),
+            config,
+            verify_budget,
+            providers,
+        })))
     }
 }
 

@@ -14,6 +14,9 @@ pub enum StoreError {
     /// The order was refused by a business rule.
     #[error("order refused: {0:?}")]
     Refused(OrderRefusal),
+    /// A customer's cancel or refill request that the order's state or service does not allow.
+    #[error("not allowed: {0:?}")]
+    NotAllowed(crate::model::ActionRefusal),
     #[error("{0} not found")]
     NotFound(String),
     /// Concurrent transactions kept colliding (serialization failures, deadlocks) after the

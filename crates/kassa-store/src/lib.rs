@@ -7,10 +7,13 @@
 
 pub mod error;
 mod migrate;
-pub mod rules;
 pub mod model;
 pub mod postgres;
+pub mod present;
+pub mod rules;
 pub mod sqlite;
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 use kassa_core::profile::ProfileChanges;
@@ -76,6 +79,15 @@ pub trait Store: Send + Sync + 'static {
     /// Moves an order to a new status and pays its refund, exactly once, in one transaction.
     async fn change_order(&self, id: &OrderId, change: StatusChange) -> StoreResult<OrderRecord>;
 
+    /// A customer's (or, without `customer`, an operator's) cancel request.
+    async fn cancel_order(&self, customer: Option<CustomerId>, id: &OrderId) -> StoreResult<CancelOutcome>;
+    async fn create_refill(
+        &self,
+        id: &OrderId,
+        provider_refill_id: Option<String>,
+        status: &str,
+    ) -> StoreResult<RefillRecord>;
+
     // Identity verification
     /// The state check ([`kassa_core::verification::may_submit`]), the verification, its
     /// documents and its `submit` audit entry: one transaction. A customer has at most one
@@ -91,4 +103,32 @@ pub trait Store: Send + Sync + 'static {
     async fn review_verification(&self, review: Review) -> StoreResult<VerificationRecord>;
     /// The audit trail of one verification, oldest first.
     async fn verification_audit(&self, id: i64) -> StoreResult<Vec<AuditEntry>>;
+    // Providers and fulfilment
+    async fn create_provider(&self, new: NewProvider) -> StoreResult<ProviderRecord>;
+    async fn providers(&self) -> StoreResult<Vec<ProviderRecord>>;
+    /// Turns submissions whose worker vanished into `needs_review`, then claims up to `limit` due
+    /// queued orders as `submitting` for `lease`.
+    async fn claim_submissions(&self, limit: u32, lease: Duration) -> StoreResult<Vec<OrderRecord>>;
+    /// Records what the provider said to a submission; an accepted order is polled from `poll_at`.
+    async fn record_submission(
+        &self,
+        id: &OrderId,
+        submission: Submission,
+        poll_at: Millis,
+    ) -> StoreResult<OrderRecord>;
+    /// Claims up to `limit` submitted orders due for a status check within `ahead` (checking a
+    /// little early lets one provider call cover more orders), pushing their next check past `lease`.
+    async fn claim_polls(&self, limit: u32, ahead: Duration, lease: Duration) -> StoreResult<Vec<OrderRecord>>;
+    /// Applies a provider's status report (refunding once if it is final) and schedules the next check.
+    async fn record_poll(&self, id: &OrderId, change: StatusChange, next_poll_at: Millis) -> StoreResult<OrderRecord>;
+    async fn resolve_review(&self, id: &OrderId, resolution: Resolution) -> StoreResult<OrderRecord>;
+
+    // Webhooks
+    async fn create_webhook(&self, new: NewWebhook) -> StoreResult<WebhookRecord>;
+    async fn webhooks(&self, customer: Option<CustomerId>) -> StoreResult<Vec<WebhookRecord>>;
+    async fn delete_webhook(&self, customer: Option<CustomerId>, id: i64) -> StoreResult<()>;
+    async fn claim_deliveries(&self, limit: u32, lease: Duration) -> StoreResult<Vec<DeliveryJob>>;
+    async fn record_delivery(&self, id: i64, attempt: DeliveryAttempt) -> StoreResult<DeliveryRecord>;
+    async fn deliveries(&self, filter: DeliveryFilter) -> StoreResult<Vec<DeliveryRecord>>;
+    async fn replay_delivery(&self, id: i64) -> StoreResult<DeliveryRecord>;
 }

@@ -64,6 +64,28 @@ text_enum!(
 );
 
 text_enum!(
+    /// How orders of a service reach their provider.
+    ProviderKind { Manual = "manual", SmmV2 = "smm-v2" }
+);
+
+text_enum!(
+    /// The upstream side of an order (see migration 0003 for the meaning of each state).
+    Upstream {
+        Manual = "manual",
+        Queued = "queued",
+        Submitting = "submitting",
+        Submitted = "submitted",
+        NeedsReview = "needs_review",
+        Closed = "closed",
+    }
+);
+
+text_enum!(
+    /// Where a webhook delivery stands.
+    DeliveryState { Pending = "pending", Delivered = "delivered", Failed = "failed" }
+);
+
+text_enum!(
     /// What moved money in a wallet.
     LedgerKind { Topup = "topup", Adjustment = "adjustment", OrderCharge = "order_charge", OrderRefund = "order_refund" }
 );
@@ -175,11 +197,26 @@ pub struct ServiceRecord {
     pub min: u64,
     pub max: u64,
     pub active: bool,
+    /// The provider that fulfils it and its id there; `None` = fulfilled by hand.
+    pub provider_id: Option<i64>,
+    pub provider_service: Option<String>,
+    pub provider_kind: Option<ProviderKind>,
+    /// Whether customers may ask to cancel or refill its orders.
+    pub cancel_allowed: bool,
+    pub refill_allowed: bool,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
 
 impl ServiceRecord {
+    /// Where a new order of this service starts upstream: queued for its provider, or manual.
+    pub fn initial_upstream(&self) -> Upstream {
+        match (self.provider_kind, &self.provider_service) {
+            (Some(ProviderKind::SmmV2), Some(_)) => Upstream::Queued,
+            _ => Upstream::Manual,
+        }
+    }
+
     pub fn terms(&self) -> ServiceTerms {
         ServiceTerms {
             id: self.id,
@@ -213,6 +250,10 @@ pub struct ServicePatch {
     pub min: Option<u64>,
     pub max: Option<u64>,
     pub active: Option<bool>,
+    /// `Some(None)` takes the service off its provider (manual fulfilment).
+    pub provider: Option<Option<(i64, String)>>,
+    pub cancel_allowed: Option<bool>,
+    pub refill_allowed: Option<bool>,
 }
 
 /// An order to write, already validated against everything that needs no database.
@@ -248,6 +289,14 @@ pub struct OrderRecord {
     pub start_count: Option<u64>,
     pub created_at: Millis,
     pub updated_at: Millis,
+    pub provider_id: Option<i64>,
+    pub provider_service: Option<String>,
+    pub provider_order_id: Option<String>,
+    pub upstream: Upstream,
+    /// Submission attempts that never reached the provider.
+    pub attempts: u32,
+    pub next_attempt_at: Option<Millis>,
+    pub last_error: Option<String>,
 }
 
 /// The status every order is created with; a replayed creation answer shows this status.
@@ -283,13 +332,15 @@ pub struct StatusChange {
 pub struct OrderFilter {
     pub customer_id: Option<CustomerId>,
     pub status: Option<OrderStatus>,
+    /// Operators only: orders in this upstream state (e.g. `needs_review`).
+    pub upstream: Option<Upstream>,
     pub page: u32,
     pub limit: u32,
 }
 
 impl OrderFilter {
     pub fn for_customer(customer_id: CustomerId, page: PageRequest) -> Self {
-        Self { customer_id: Some(customer_id), status: page.status, page: page.page, limit: page.limit }
+        Self { customer_id: Some(customer_id), status: page.status, upstream: None, page: page.page, limit: page.limit }
     }
 
     pub fn offset(&self) -> u64 {
@@ -440,4 +491,144 @@ pub struct AuditEntry {
     pub actor: String,
     pub reason: Option<String>,
     pub created_at: Millis,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fulfilment
+
+#[derive(Debug, Clone)]
+pub struct NewProvider {
+    pub name: String,
+    pub kind: ProviderKind,
+    pub url: Option<String>,
+    /// The provider's API key, sealed by the server's vault.
+    pub key_sealed: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderRecord {
+    pub id: i64,
+    pub name: String,
+    pub kind: ProviderKind,
+    pub url: Option<String>,
+    pub key_sealed: Option<Vec<u8>>,
+    pub created_at: Millis,
+}
+
+/// What happened when a worker sent an order to its provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submission {
+    /// The provider took it under this id.
+    Accepted { provider_order_id: String },
+    /// The request never left (connection refused, DNS): safe to send again at `retry_at`.
+    NotSent { error: String, retry_at: Millis },
+    /// An operator must decide: it may have reached the provider (timeout, reset, 5xx,
+    /// unreadable answer) — never resend, never refund automatically — or it could not be sent
+    /// within the bounded retries.
+    NeedsReview { reason: String },
+    /// The provider answered that it will not take it: cancel and refund in full.
+    Rejected { error: String },
+}
+
+/// An operator's decision on an order in `needs_review`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    /// The provider has it under this id: poll it from now on.
+    Attach { provider_order_id: String },
+    /// The provider does not have it: send it again.
+    Requeue,
+}
+
+/// What a customer's cancel request led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// Not yet at a provider: canceled and refunded now.
+    Canceled(OrderRecord),
+    /// At a provider: the provider must be asked; the refund follows its answer.
+    AskProvider(OrderRecord),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefillRecord {
+    pub id: i64,
+    pub order_id: String,
+    pub provider_refill_id: Option<String>,
+    pub status: String,
+    pub created_at: Millis,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewWebhook {
+    pub customer_id: CustomerId,
+    pub url: String,
+    /// The signing secret (`whsec_...`), sealed by the server's vault.
+    pub secret_sealed: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookRecord {
+    pub id: i64,
+    pub customer_id: CustomerId,
+    pub url: String,
+    pub secret_sealed: Vec<u8>,
+    pub active: bool,
+    pub created_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    pub id: i64,
+    pub endpoint_id: i64,
+    pub message_id: String,
+    pub event_type: String,
+    pub payload: String,
+    pub state: DeliveryState,
+    pub attempts: u32,
+    pub next_attempt_at: Option<Millis>,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// A delivery a dispatcher claimed, with where and how to send it.
+#[derive(Debug, Clone)]
+pub struct DeliveryJob {
+    pub delivery: DeliveryRecord,
+    pub customer_id: CustomerId,
+    pub url: String,
+    pub secret_sealed: Vec<u8>,
+}
+
+/// The result of one delivery attempt.
+#[derive(Debug, Clone)]
+pub struct DeliveryAttempt {
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub delivered: bool,
+    /// When to try again; `None` after a success or at the end of the schedule.
+    pub retry_at: Option<Millis>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    pub endpoint_id: Option<i64>,
+    pub customer_id: Option<CustomerId>,
+    pub state: Option<DeliveryState>,
+    pub limit: u32,
+}
+
+/// Why a customer's cancel or refill request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionRefusal {
+    /// The service does not allow cancellation.
+    CancelNotSupported,
+    /// The order is past the point where it can be canceled.
+    NotCancelable,
+    /// The order is being sent to its provider right now; ask again shortly.
+    InProgress,
+    /// The service does not allow refills.
+    RefillNotSupported,
+    /// Only completed or partial orders can be refilled.
+    NotRefillable,
 }

@@ -6,7 +6,10 @@ use kassa_core::order::RefundRule;
 use kassa_core::validation::MAX_QUANTITY;
 use kassa_core::{Minor, OrderStatus};
 
-use crate::model::{LedgerKind, NewLedgerEntry, OrderRecord, StatusChange};
+use crate::model::{
+    ActionRefusal, DeliveryAttempt, DeliveryState, LedgerKind, NewLedgerEntry, NewProvider, OrderRecord, ProviderKind,
+    ServiceRecord, StatusChange, Submission, Upstream,
+};
 use crate::StoreError;
 
 /// What a status change does to an order.
@@ -53,6 +56,79 @@ pub fn plan_change(current: &OrderRecord, change: &StatusChange) -> Result<Chang
     plan.refunded_total = Minor(current.refunded.0 + plan.refund.0);
     plan.status = next;
     Ok(plan)
+}
+
+/// The upstream state and error note an order has after `plan`: what the caller says, else
+/// `closed` once the order is final, else unchanged.
+pub fn upstream_after(
+    current: &OrderRecord,
+    plan: &ChangePlan,
+    explicit: Option<(Upstream, Option<&str>)>,
+) -> (Upstream, Option<String>) {
+    match explicit {
+        Some((upstream, error)) => (upstream, error.map(str::to_string)),
+        // Completed is not final (an operator may still refund it) but the provider is done with it.
+        None if plan.status.is_final() || plan.status == kassa_core::OrderStatus::Completed => {
+            (Upstream::Closed, current.last_error.clone())
+        }
+        None => (current.upstream, current.last_error.clone()),
+    }
+}
+
+/// What a customer's cancel request can do with an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelDecision {
+    /// Nothing reached a provider: cancel and refund now.
+    Local,
+    /// The provider has it: ask the provider; its answer decides.
+    AskProvider,
+}
+
+pub fn cancel_decision(order: &OrderRecord, service: Option<&ServiceRecord>) -> Result<CancelDecision, StoreError> {
+    if !service.is_some_and(|s| s.cancel_allowed) {
+        return Err(StoreError::NotAllowed(ActionRefusal::CancelNotSupported));
+    }
+    if order.status.is_final() {
+        return Err(StoreError::NotAllowed(ActionRefusal::NotCancelable));
+    }
+    match order.upstream {
+        Upstream::Manual | Upstream::Queued if order.status == kassa_core::OrderStatus::Pending => {
+            Ok(CancelDecision::Local)
+        }
+        Upstream::Submitted => Ok(CancelDecision::AskProvider),
+        Upstream::Submitting => Err(StoreError::NotAllowed(ActionRefusal::InProgress)),
+        _ => Err(StoreError::NotAllowed(ActionRefusal::NotCancelable)),
+    }
+}
+
+/// Whether an order may be refilled, and through its provider or by hand.
+pub fn check_refill(order: &OrderRecord, service: Option<&ServiceRecord>) -> Result<(), StoreError> {
+    if !service.is_some_and(|s| s.refill_allowed) {
+        return Err(StoreError::NotAllowed(ActionRefusal::RefillNotSupported));
+    }
+    if !matches!(order.status, kassa_core::OrderStatus::Completed | kassa_core::OrderStatus::Partial) {
+        return Err(StoreError::NotAllowed(ActionRefusal::NotRefillable));
+    }
+    Ok(())
+}
+
+/// A provider needs a name, and an `smm-v2` one a URL and a key.
+pub fn check_provider(new: &NewProvider) -> Result<(), StoreError> {
+    if new.name.trim().is_empty() || new.name.len() > 64 {
+        return Err(StoreError::Invalid("a provider name is 1 to 64 characters".into()));
+    }
+    if new.kind == ProviderKind::SmmV2 && (new.url.is_none() || new.key_sealed.is_none()) {
+        return Err(StoreError::Invalid("an smm-v2 provider needs --url and --key".into()));
+    }
+    Ok(())
+}
+
+/// The provider's order id of an accepted submission.
+pub fn accepted_id(submission: &Submission) -> Option<&str> {
+    match submission {
+        Submission::Accepted { provider_order_id } => Some(provider_order_id),
+        _ => None,
+    }
 }
 
 /// The ledger reference of an order's charge and of its (only) refund.
@@ -116,6 +192,33 @@ pub fn parse_document_list(text: &str) -> Result<Vec<crate::model::DocumentInfo>
         .collect::<Result<Vec<_>, String>>()?;
     infos.sort_by_key(|info| info.slot);
     Ok(infos)
+}
+
+/// Most active webhook endpoints per customer.
+pub const MAX_WEBHOOKS_PER_CUSTOMER: usize = 10;
+
+pub fn check_webhook_count(active: usize) -> Result<(), StoreError> {
+    if active >= MAX_WEBHOOKS_PER_CUSTOMER {
+        return Err(StoreError::Invalid(format!("at most {MAX_WEBHOOKS_PER_CUSTOMER} webhook endpoints per customer")));
+    }
+    Ok(())
+}
+
+/// A Standard Webhooks message id: `msg_` and 24 random characters.
+pub fn message_id() -> String {
+    format!(
+        "msg_{}",
+        kassa_core::ids::random_token(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 24)
+    )
+}
+
+/// Where a delivery stands after an attempt.
+pub fn delivery_state_after(attempt: &DeliveryAttempt) -> DeliveryState {
+    match (attempt.delivered, attempt.retry_at) {
+        (true, _) => DeliveryState::Delivered,
+        (false, Some(_)) => DeliveryState::Pending,
+        (false, None) => DeliveryState::Failed,
+    }
 }
 
 /// Comma-separated list columns (allowed IPs, allowed services).

@@ -7,5 +7,6 @@ pub mod amount;
 pub mod profile;
 pub mod sign;
 pub mod v1;
+pub mod webhook;
 
 pub use amount::Amount;

@@ -162,3 +162,29 @@ impl ErrorBody {
         }
     }
 }
+
+/// `POST /api/v1/orders/{id}/cancel`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CancelResponse {
+    pub success: bool,
+    /// `canceled` (refunded now) or `requested` (the provider was asked; the refund follows its
+    /// answer).
+    pub cancel: String,
+    pub order: Order,
+}
+
+/// `POST /api/v1/orders/{id}/refill`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefillResponse {
+    pub success: bool,
+    pub refill: Refill,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Refill {
+    pub id: i64,
+    pub order_id: String,
+    /// `requested` (the provider took it) or `pending` (an operator handles it).
+    pub status: String,
+    pub created_at: String,
+}

@@ -62,6 +62,70 @@ pub enum Command {
     /// Operate the business: customers, wallets, keys, services, orders.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Run only the background work (fulfilment and webhooks), without the HTTP API.
+    Worker(BackgroundArgs),
+    /// Run a local upstream provider (reseller-panel API v2) for demos and tests.
+    ProviderSim(ProviderSimArgs),
+}
+
+/// The background work: sending orders to providers, polling them, delivering webhooks.
+#[derive(Debug, Args, Clone)]
+pub struct BackgroundArgs {
+    /// How often the workers look for work, in milliseconds.
+    #[arg(long, env = "KASSA_WORKER_TICK_MS", default_value_t = 1000)]
+    pub worker_tick_ms: u64,
+    /// Time between two status checks of one order at its provider, in milliseconds.
+    #[arg(long, env = "KASSA_POLL_INTERVAL_MS", default_value_t = 30_000)]
+    pub poll_interval_ms: u64,
+    /// Longest wait for a provider's answer, in milliseconds.
+    #[arg(long, env = "KASSA_PROVIDER_TIMEOUT_MS", default_value_t = 30_000)]
+    pub provider_timeout_ms: u64,
+    /// First retry delay of a submission that could not reach its provider (doubles each time).
+    #[arg(long, env = "KASSA_SUBMIT_RETRY_BASE_MS", default_value_t = 2000)]
+    pub submit_retry_base_ms: u64,
+    /// Attempts to reach a provider before an unsent order goes to review.
+    #[arg(long, env = "KASSA_SUBMIT_MAX_ATTEMPTS", default_value_t = 6)]
+    pub submit_max_attempts: u32,
+    /// Webhook retry schedule (delay before each attempt), e.g. 0s,5s,5m,30m,2h,5h,10h,10h.
+    #[arg(long, env = "KASSA_WEBHOOK_SCHEDULE")]
+    pub webhook_schedule: Option<String>,
+    /// Deliver webhooks to loopback and private addresses (off by default: SSRF guard).
+    #[arg(long, env = "KASSA_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ProviderSimArgs {
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    pub listen: SocketAddr,
+    /// The API key clients must send.
+    #[arg(long, env = "KASSA_SIM_KEY", default_value = "sim-key")]
+    pub key: String,
+    /// Seconds a new order stays Pending, then In progress.
+    #[arg(long, default_value_t = 2)]
+    pub pending_secs: u64,
+    #[arg(long, default_value_t = 5)]
+    pub in_progress_secs: u64,
+    /// Extra delay on every answer, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// How long a `timeout` fault holds its answer, in milliseconds.
+    #[arg(long, default_value_t = 60_000)]
+    pub timeout_ms: u64,
+    /// Fault rates, 0.0 to 1.0: HTTP 500, timeouts, malformed JSON, connection resets.
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    #[arg(long, default_value_t = 0.0)]
+    pub timeout_rate: f64,
+    #[arg(long, default_value_t = 0.0)]
+    pub malformed_rate: f64,
+    #[arg(long, default_value_t = 0.0)]
+    pub reset_rate: f64,
+    /// Shares of orders that end Partial or Canceled (the rest complete).
+    #[arg(long, default_value_t = 0.0)]
+    pub partial_rate: f64,
+    #[arg(long, default_value_t = 0.0)]
+    pub cancel_rate: f64,
 }
 
 #[derive(Debug, Args)]
@@ -91,6 +155,16 @@ pub struct ServeArgs {
     /// Allowed distance of BB-ACCESS-TIMESTAMP from the server clock, in seconds (profile API).
     #[arg(long, env = "KASSA_PROFILE_TIMESTAMP_WINDOW_SECS")]
     pub profile_timestamp_window_secs: Option<u64>,
+    /// Serve the API only; run the background work with `kassa worker` elsewhere.
+    #[arg(long, env = "KASSA_NO_WORKER")]
+    pub no_worker: bool,
+    /// With --demo: wire the demo services to this smm-v2 provider (e.g. a `kassa provider-sim`).
+    #[arg(long, requires = "demo")]
+    pub demo_provider_url: Option<String>,
+    #[arg(long, requires = "demo_provider_url", default_value = "sim-key")]
+    pub demo_provider_key: String,
+    #[command(flatten)]
+    pub background: BackgroundArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,6 +187,12 @@ pub enum AdminCommand {
     /// Identity verifications: the review queue, the documents, the decisions.
     #[command(subcommand)]
     Verification(VerificationCommand),
+    /// Upstream providers that fulfil orders.
+    #[command(subcommand)]
+    Provider(ProviderCommand),
+    /// Customers' webhook endpoints and their delivery log.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
     /// Check the books: balances against the ledger, orders against their charges and refunds.
     Books {
         #[arg(long)]
@@ -284,6 +364,20 @@ pub enum ServiceCommand {
         /// true to offer the service, false to withdraw it.
         #[arg(long)]
         active: Option<bool>,
+        /// Fulfil through this provider (name or id), as its service --provider-service.
+        #[arg(long, requires = "provider_service")]
+        provider: Option<String>,
+        #[arg(long, requires = "provider")]
+        provider_service: Option<String>,
+        /// Fulfil by hand again (no provider).
+        #[arg(long, conflicts_with = "provider")]
+        no_provider: bool,
+        /// Whether customers may cancel its orders (POST /api/v1/orders/{id}/cancel).
+        #[arg(long)]
+        cancel_allowed: Option<bool>,
+        /// Whether customers may ask for refills (POST /api/v1/orders/{id}/refill).
+        #[arg(long)]
+        refill_allowed: Option<bool>,
         #[arg(long)]
         json: bool,
     },
@@ -333,6 +427,23 @@ pub enum OrderCommand {
     /// Cancel and refund the whole charge, once.
     Cancel {
         id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reconcile an order in needs_review: the provider has it under this id.
+    Attach {
+        id: String,
+        #[arg(long)]
+        provider_order: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reconcile an order in needs_review: the provider does not have it; send it again.
+    Requeue {
+        id: String,
+        /// Required: sending again is only right if the provider surely lacks the order.
+        #[arg(long)]
+        confirm: bool,
         #[arg(long)]
         json: bool,
     },
@@ -397,4 +508,86 @@ pub struct ReviewArgs {
     pub actor: Option<String>,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProviderCommand {
+    /// Register a provider: `smm-v2` (needs --url and --key) or `manual`.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "smm-v2")]
+        kind: String,
+        #[arg(long)]
+        url: Option<String>,
+        /// The provider's API key (stored encrypted). Also read from KASSA_PROVIDER_KEY.
+        #[arg(long, env = "KASSA_PROVIDER_KEY", hide_env_values = true)]
+        key: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The provider's own service catalogue.
+    Services {
+        /// Provider name or id.
+        provider: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The provider's balance.
+    Balance {
+        provider: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Register an endpoint for a customer; the signing secret is shown once.
+    Add {
+        #[arg(long)]
+        customer: i64,
+        #[arg(long)]
+        url: String,
+        /// Accept a loopback or private address (for closed networks).
+        #[arg(long)]
+        allow_private: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        customer: Option<i64>,
+        #[arg(long)]
+        json: bool,
+    },
+    Remove {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The delivery log, newest first.
+    Deliveries {
+        #[arg(long)]
+        endpoint: Option<i64>,
+        #[arg(long)]
+        customer: Option<i64>,
+        /// pending, delivered or failed.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a delivery again, with a fresh retry schedule.
+    Replay {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
 }

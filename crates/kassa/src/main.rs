@@ -45,6 +45,8 @@ fn main() -> std::process::ExitCode {
             Command::Serve(args) => commands::serve::run(&settings, args).await,
             Command::Migrate => commands::migrate::run(&settings).await,
             Command::Admin(command) => commands::admin::run(&settings, command).await,
+            Command::Worker(args) => commands::worker::run(&settings, args).await,
+            Command::ProviderSim(args) => commands::provider_sim::run(args).await,
         }
     });
     match result {

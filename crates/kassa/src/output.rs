@@ -1,7 +1,7 @@
 //! How commands print: one JSON object with `--json` (for scripts), readable lines otherwise.
 
 use kassa_core::Currency;
-use kassa_server::present;
+use kassa_store::present;
 use kassa_store::{ApiKeyRecord, Customer, LedgerEntry, OrderRecord, ServiceRecord};
 use serde_json::{json, Value};
 
@@ -43,6 +43,10 @@ pub fn api_key(k: &ApiKeyRecord) -> Value {
 pub fn service(currency: &Currency, s: &ServiceRecord) -> Value {
     let mut value = serde_json::to_value(present::service(currency, s)).expect("service serializes");
     value["active"] = json!(s.active);
+    value["provider_id"] = json!(s.provider_id);
+    value["provider_service"] = json!(s.provider_service);
+    value["cancel_allowed"] = json!(s.cancel_allowed);
+    value["refill_allowed"] = json!(s.refill_allowed);
     value
 }
 
@@ -53,6 +57,11 @@ pub fn order(currency: &Currency, o: &OrderRecord) -> Value {
         serde_json::to_value(kassa_wire::Amount(o.price_per_1000.decimal())).expect("amount serializes");
     value["custom_comments"] = json!(o.custom_comments);
     value["idempotency_key"] = json!(o.idempotency_key);
+    value["upstream"] = json!(o.upstream.as_str());
+    value["provider_id"] = json!(o.provider_id);
+    value["provider_service"] = json!(o.provider_service);
+    value["provider_order_id"] = json!(o.provider_order_id);
+    value["last_error"] = json!(o.last_error);
     value
 }
 

@@ -158,8 +158,7 @@ impl Settings {
             }
             Database::Postgres(url) => {
                 let options = PostgresOptions { currency, ..self.postgres.options(url) };
-                let store =
-                    PostgresStore::open(options).await.context("opening the PostgreSQL database")?;
+                let store = PostgresStore::open(options).await.context("opening the PostgreSQL database")?;
                 Ok(Arc::new(store))
             }
         }

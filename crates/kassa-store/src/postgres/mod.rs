@@ -10,10 +10,12 @@
 //!   (`statement_timeout`). An unreachable database answers [`StoreError::Unavailable`] quickly,
 //!   and the pool makes fresh connections once it is back.
 
+mod fulfilment;
 mod orders;
 mod profile;
 mod rows;
 mod sql;
+mod webhooks;
 
 use std::time::Duration;
 
@@ -31,6 +33,7 @@ use crate::{Store, StoreError, StoreKind, StoreResult};
 const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "init", sql: include_str!("../../migrations/postgres/0001_init.sql") },
     Migration { version: 2, name: "profile", sql: include_str!("../../migrations/postgres/0002_profile.sql") },
+    Migration { version: 3, name: "fulfilment", sql: include_str!("../../migrations/postgres/0003_fulfilment.sql") },
 ];
 
 /// How to reach PostgreSQL and how long to wait for it.
@@ -79,7 +82,12 @@ pub struct PostgresStore {
 /// The driver's error with the server's message (its `Display` alone says only "db error").
 fn describe(error: &tokio_postgres::Error) -> String {
     match error.as_db_error() {
-        Some(db) => format!("{} ({}){}", db.message(), db.code().code(), db.detail().map(|d| format!(": {d}")).unwrap_or_default()),
+        Some(db) => format!(
+            "{} ({}){}",
+            db.message(),
+            db.code().code(),
+            db.detail().map(|d| format!(": {d}")).unwrap_or_default()
+        ),
         None => match std::error::Error::source(error) {
             Some(source) => format!("{error}: {source}"),
             None => error.to_string(),
@@ -167,8 +175,13 @@ impl PostgresStore {
         )
         .await
         .map_err(map_err)?;
-        let applied: Vec<i64> =
-            tx.query("SELECT version FROM kassa_schema", &[]).await.map_err(map_err)?.iter().map(|r| r.get(0)).collect();
+        let applied: Vec<i64> = tx
+            .query("SELECT version FROM kassa_schema", &[])
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
         let pending = match compare(&applied, MIGRATIONS)? {
             SchemaState::Current => Vec::new(),
             SchemaState::Behind { pending } => pending,
@@ -196,7 +209,6 @@ impl PostgresStore {
     async fn client(&self) -> StoreResult<Client> {
         self.pool.get().await.map_err(map_pool_err)
     }
-
 }
 
 /// A connection that failed with "unavailable" is broken or the server is gone: it must not go
@@ -256,8 +268,7 @@ fn build_pool(options: &PostgresOptions) -> StoreResult<Pool> {
     config.connect_timeout(options.connect_timeout);
     config.options(format!("-c statement_timeout={}", options.statement_timeout.as_millis()));
     config.application_name("kassa");
-    let manager =
-        Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
     Pool::builder(manager)
         .max_size(options.pool_size.max(1))
         .runtime(Runtime::Tokio1)
@@ -269,11 +280,8 @@ fn build_pool(options: &PostgresOptions) -> StoreResult<Pool> {
 }
 
 async fn applied_migrations(client: &Client) -> StoreResult<Vec<i64>> {
-    let exists: bool = client
-        .query_one("SELECT to_regclass('kassa_schema') IS NOT NULL", &[])
-        .await
-        .map_err(map_err)?
-        .get(0);
+    let exists: bool =
+        client.query_one("SELECT to_regclass('kassa_schema') IS NOT NULL", &[]).await.map_err(map_err)?.get(0);
     if !exists {
         return Ok(Vec::new());
     }
@@ -446,6 +454,84 @@ impl Store for PostgresStore {
     }
 
     async fn change_order(&self, id: &OrderId, change: StatusChange) -> StoreResult<OrderRecord> {
-        in_transaction!(self, tx => sql::change_order(&tx, id, &change, now_millis()))
+        in_transaction!(self, tx => sql::change_order(&tx, &self.currency, id, &change, now_millis()))
+    }
+
+    async fn cancel_order(&self, customer: Option<CustomerId>, id: &OrderId) -> StoreResult<CancelOutcome> {
+        in_transaction!(self, tx => fulfilment::cancel_order(&tx, &self.currency, customer, id, now_millis()))
+    }
+
+    async fn create_refill(
+        &self,
+        id: &OrderId,
+        provider_refill_id: Option<String>,
+        status: &str,
+    ) -> StoreResult<RefillRecord> {
+        in_transaction!(self, tx => fulfilment::create_refill(&tx, id, provider_refill_id.as_deref(), status, now_millis()))
+    }
+
+    async fn create_provider(&self, new: NewProvider) -> StoreResult<ProviderRecord> {
+        in_transaction!(self, tx => fulfilment::create_provider(&tx, &new, now_millis()))
+    }
+
+    async fn providers(&self) -> StoreResult<Vec<ProviderRecord>> {
+        read!(self, c => fulfilment::providers(&c))
+    }
+
+    async fn claim_submissions(&self, limit: u32, lease: Duration) -> StoreResult<Vec<OrderRecord>> {
+        let now = now_millis();
+        in_transaction!(self, tx => fulfilment::claim_submissions(&tx, limit, now + lease.as_millis() as i64, now))
+    }
+
+    async fn record_submission(
+        &self,
+        id: &OrderId,
+        submission: Submission,
+        poll_at: Millis,
+    ) -> StoreResult<OrderRecord> {
+        in_transaction!(self, tx => fulfilment::record_submission(&tx, &self.currency, id, &submission, poll_at, now_millis()))
+    }
+
+    async fn claim_polls(&self, limit: u32, ahead: Duration, lease: Duration) -> StoreResult<Vec<OrderRecord>> {
+        let now = now_millis();
+        let (due_by, lease_until) = (now + ahead.as_millis() as i64, now + lease.as_millis() as i64);
+        in_transaction!(self, tx => fulfilment::claim_polls(&tx, limit, lease_until, due_by))
+    }
+
+    async fn record_poll(&self, id: &OrderId, change: StatusChange, next_poll_at: Millis) -> StoreResult<OrderRecord> {
+        in_transaction!(self, tx => fulfilment::record_poll(&tx, &self.currency, id, &change, next_poll_at, now_millis()))
+    }
+
+    async fn resolve_review(&self, id: &OrderId, resolution: Resolution) -> StoreResult<OrderRecord> {
+        in_transaction!(self, tx => fulfilment::resolve_review(&tx, &self.currency, id, &resolution, now_millis()))
+    }
+
+    async fn create_webhook(&self, new: NewWebhook) -> StoreResult<WebhookRecord> {
+        in_transaction!(self, tx => webhooks::create_webhook(&tx, &new, now_millis()))
+    }
+
+    async fn webhooks(&self, customer: Option<CustomerId>) -> StoreResult<Vec<WebhookRecord>> {
+        read!(self, c => webhooks::webhooks(&c, customer))
+    }
+
+    async fn delete_webhook(&self, customer: Option<CustomerId>, id: i64) -> StoreResult<()> {
+        in_transaction!(self, tx => webhooks::delete_webhook(&tx, customer, id, now_millis()))
+    }
+
+    async fn claim_deliveries(&self, limit: u32, lease: Duration) -> StoreResult<Vec<DeliveryJob>> {
+        let now = now_millis();
+        in_transaction!(self, tx => webhooks::claim_deliveries(&tx, limit, now + lease.as_millis() as i64, now))
+    }
+
+    async fn record_delivery(&self, id: i64, attempt: DeliveryAttempt) -> StoreResult<DeliveryRecord> {
+        in_transaction!(self, tx => webhooks::record_delivery(&tx, id, &attempt, now_millis()))
+    }
+
+    async fn deliveries(&self, filter: DeliveryFilter) -> StoreResult<Vec<DeliveryRecord>> {
+        read!(self, c => webhooks::deliveries(&c, &filter))
+    }
+
+    async fn replay_delivery(&self, id: i64) -> StoreResult<DeliveryRecord> {
+        in_transaction!(self, tx => webhooks::replay_delivery(&tx, id, now_millis()))
     }
 }

@@ -92,7 +92,9 @@ impl OrderLanes {
     async fn earlier_order(&self, pool: &Pool, new: &NewOrder) -> StoreResult<Option<OrderPlaced>> {
         let client = pool.get().await.map_err(map_pool_err)?;
         match sql::order_by_key(&client, new.customer_id, &new.idempotency_key).await? {
-            Some((order, fingerprint)) if fingerprint == new.request.fingerprint() => Ok(Some(OrderPlaced::Replayed(order))),
+            Some((order, fingerprint)) if fingerprint == new.request.fingerprint() => {
+                Ok(Some(OrderPlaced::Replayed(order)))
+            }
             Some(_) => Err(OrderRefusal::IdempotencyKeyReused.into()),
             None => Ok(None),
         }
@@ -126,6 +128,9 @@ impl OrderLanes {
                 "charge": charge.0,
                 "order_id": id.as_str(),
                 "status": INITIAL_ORDER_STATUS.as_str(),
+                "provider_id": service.provider_id,
+                "provider_service": service.provider_service,
+                "upstream": service.initial_upstream().as_str(),
             });
             let (reply, answer) = oneshot::channel();
             self.queue
@@ -136,6 +141,7 @@ impl OrderLanes {
             match outcome {
                 Outcome::Created { seq, balance: _ } => {
                     let now = now_millis();
+                    let upstream = service.initial_upstream();
                     return Ok(OrderPlaced::Created(OrderRecord {
                         seq,
                         id,
@@ -156,12 +162,20 @@ impl OrderLanes {
                         start_count: None,
                         created_at: now,
                         updated_at: now,
+                        upstream,
+                        provider_id: service.provider_id,
+                        provider_service: service.provider_service,
+                        provider_order_id: None,
+                        attempts: 0,
+                        next_attempt_at: Some(now),
+                        last_error: None,
                     }));
                 }
                 Outcome::Replay | Outcome::KeyConflict => {
-                    return self.earlier_order(pool, &new).await?.ok_or_else(|| {
-                        StoreError::Internal("an order reported as existing could not be read".into())
-                    });
+                    return self
+                        .earlier_order(pool, &new)
+                        .await?
+                        .ok_or_else(|| StoreError::Internal("an order reported as existing could not be read".into()));
                 }
                 Outcome::RefConflict => return Err(OrderRefusal::ClientOrderRefReused.into()),
                 Outcome::Insufficient { balance } => {

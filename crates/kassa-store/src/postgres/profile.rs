@@ -47,7 +47,9 @@ pub async fn update_profile(
         Ok(0) => Err(StoreError::NotFound(format!("customer {id}"))),
         Ok(_) => customer(tx, id).await?.ok_or_else(|| StoreError::NotFound(format!("customer {id}"))),
         Err(e) if unique_violation_on(&e, "customers_email") => Err(StoreError::Taken { field: ProfileField::Email }),
-        Err(e) if unique_violation_on(&e, "customers_username") => Err(StoreError::Taken { field: ProfileField::Username }),
+        Err(e) if unique_violation_on(&e, "customers_username") => {
+            Err(StoreError::Taken { field: ProfileField::Username })
+        }
         Err(e) => Err(map_err(e)),
     }
 }
@@ -75,7 +77,8 @@ fn verification_row(row: &Row) -> StoreResult<VerificationRecord> {
         status: parse(row, "status")?,
         verify_type: parse(row, "verify_type")?,
         first_name: row.get("first_name"),
-        gender: Gender::from_code(i64::from(gender)).ok_or_else(|| StoreError::Internal(format!("bad gender {gender}")))?,
+        gender: Gender::from_code(i64::from(gender))
+            .ok_or_else(|| StoreError::Internal(format!("bad gender {gender}")))?,
         id_number_sealed: row.get("id_number_sealed"),
         submitted_at: row.get("submitted_at"),
         reviewed_at: row.get("reviewed_at"),
@@ -92,7 +95,10 @@ fn audit_row(row: &Row) -> StoreResult<AuditEntry> {
         verification_id: row.get("verification_id"),
         customer_id: CustomerId(row.get("customer_id")),
         action: parse(row, "action")?,
-        from_status: from_status.map(str::parse).transpose().map_err(|e| StoreError::Internal(format!("from_status: {e}")))?,
+        from_status: from_status
+            .map(str::parse)
+            .transpose()
+            .map_err(|e| StoreError::Internal(format!("from_status: {e}")))?,
         to_status: parse(row, "to_status")?,
         actor: row.get("actor"),
         reason: row.get("reason"),
@@ -120,9 +126,16 @@ async fn insert_audit(
     Ok(())
 }
 
-pub async fn submit_verification(tx: &impl GenericClient, new: &NewVerification, now: Millis) -> StoreResult<VerificationRecord> {
+pub async fn submit_verification(
+    tx: &impl GenericClient,
+    new: &NewVerification,
+    now: Millis,
+) -> StoreResult<VerificationRecord> {
     // Lock the customer row: concurrent submissions of one customer take turns.
-    let exists = tx.query_opt("SELECT 1 FROM customers WHERE id = $1 FOR UPDATE", &[&new.customer_id.0]).await.map_err(map_err)?;
+    let exists = tx
+        .query_opt("SELECT 1 FROM customers WHERE id = $1 FOR UPDATE", &[&new.customer_id.0])
+        .await
+        .map_err(map_err)?;
     exists.ok_or_else(|| StoreError::NotFound(format!("customer {}", new.customer_id)))?;
     may_submit(latest_verification(tx, new.customer_id).await?.map(|v| v.status))?;
     let inserted = tx
@@ -153,7 +166,14 @@ pub async fn submit_verification(tx: &impl GenericClient, new: &NewVerification,
         tx.execute(
             "INSERT INTO verification_documents (verification_id, slot, content_type, size, sealed, created_at)
              VALUES ($1, $2, $3, $4, $5, $6)",
-            &[&id, &(document.slot.number() as i16), &document.kind.as_str(), &(document.size as i64), &document.sealed, &now],
+            &[
+                &id,
+                &(document.slot.number() as i16),
+                &document.kind.as_str(),
+                &(document.size as i64),
+                &document.sealed,
+                &now,
+            ],
         )
         .await
         .map_err(map_err)?;
@@ -163,7 +183,10 @@ pub async fn submit_verification(tx: &impl GenericClient, new: &NewVerification,
     Ok(record)
 }
 
-pub async fn latest_verification(c: &impl GenericClient, customer: CustomerId) -> StoreResult<Option<VerificationRecord>> {
+pub async fn latest_verification(
+    c: &impl GenericClient,
+    customer: CustomerId,
+) -> StoreResult<Option<VerificationRecord>> {
     let row = c
         .query_opt(
             &format!("SELECT {VERIFICATION_COLUMNS} FROM verifications v WHERE v.customer_id = $1 ORDER BY v.id DESC LIMIT 1"),
@@ -182,7 +205,10 @@ pub async fn verification(c: &impl GenericClient, id: i64) -> StoreResult<Option
     row.as_ref().map(verification_row).transpose()
 }
 
-pub async fn list_verifications(c: &impl GenericClient, filter: &VerificationFilter) -> StoreResult<Vec<VerificationRecord>> {
+pub async fn list_verifications(
+    c: &impl GenericClient,
+    filter: &VerificationFilter,
+) -> StoreResult<Vec<VerificationRecord>> {
     let rows = c
         .query(
             &format!(
@@ -197,7 +223,11 @@ pub async fn list_verifications(c: &impl GenericClient, filter: &VerificationFil
     rows.iter().map(verification_row).collect()
 }
 
-pub async fn verification_document(c: &impl GenericClient, id: i64, slot: DocumentSlot) -> StoreResult<Option<SealedDocument>> {
+pub async fn verification_document(
+    c: &impl GenericClient,
+    id: i64,
+    slot: DocumentSlot,
+) -> StoreResult<Option<SealedDocument>> {
     let row = c
         .query_opt(
             "SELECT v.reference, d.content_type, d.size, d.sealed
@@ -221,7 +251,11 @@ pub async fn verification_document(c: &impl GenericClient, id: i64, slot: Docume
     }))
 }
 
-pub async fn review_verification(tx: &impl GenericClient, review: &Review, now: Millis) -> StoreResult<VerificationRecord> {
+pub async fn review_verification(
+    tx: &impl GenericClient,
+    review: &Review,
+    now: Millis,
+) -> StoreResult<VerificationRecord> {
     let id = review.verification_id;
     let current = verification(tx, id).await?.ok_or_else(|| StoreError::NotFound(format!("verification {id}")))?;
     let next = current.status.review(review.action)?;
@@ -243,9 +277,12 @@ pub async fn review_verification(tx: &impl GenericClient, review: &Review, now: 
         return Err(VerificationRefusal::NotInProcess { status }.into());
     }
     if review.action == ReviewAction::Approve {
-        tx.execute("UPDATE customers SET verified = TRUE, updated_at = $1 WHERE id = $2", &[&now, &current.customer_id.0])
-            .await
-            .map_err(map_err)?;
+        tx.execute(
+            "UPDATE customers SET verified = TRUE, updated_at = $1 WHERE id = $2",
+            &[&now, &current.customer_id.0],
+        )
+        .await
+        .map_err(map_err)?;
     }
     insert_audit(tx, &current, review.action.into(), next, actor, review.reason.as_deref(), now).await?;
     verification(tx, id).await?.ok_or_else(|| StoreError::NotFound(format!("verification {id}")))

@@ -101,10 +101,15 @@ pub fn api_key(row: &Row) -> Result<ApiKeyRecord, StoreError> {
     })
 }
 
+/// Service columns; queries read `FROM services s LEFT JOIN providers p ON p.id = s.provider_id`.
 pub const SERVICE_COLUMNS: &str =
-    "id, name, category, kind, price_per_1000, min_quantity, max_quantity, active, created_at, updated_at";
+    "s.id, s.name, s.category, s.kind, s.price_per_1000, s.min_quantity, s.max_quantity, \
+     s.active, s.provider_id, s.provider_service, p.kind AS provider_kind, s.cancel_allowed, s.refill_allowed, \
+     s.created_at, s.updated_at";
+pub const SERVICE_FROM: &str = "services s LEFT JOIN providers p ON p.id = s.provider_id";
 
 pub fn service(row: &Row) -> Result<ServiceRecord, StoreError> {
+    let provider_kind: Option<&str> = row.get("provider_kind");
     Ok(ServiceRecord {
         id: row.get("id"),
         name: row.get("name"),
@@ -114,6 +119,11 @@ pub fn service(row: &Row) -> Result<ServiceRecord, StoreError> {
         min: unsigned(row, "min_quantity")?,
         max: unsigned(row, "max_quantity")?,
         active: row.get("active"),
+        provider_id: row.get("provider_id"),
+        provider_service: row.get("provider_service"),
+        provider_kind: provider_kind.map(str::parse).transpose().map_err(StoreError::Internal)?,
+        cancel_allowed: row.get("cancel_allowed"),
+        refill_allowed: row.get("refill_allowed"),
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
     })
@@ -121,7 +131,8 @@ pub fn service(row: &Row) -> Result<ServiceRecord, StoreError> {
 
 pub const ORDER_COLUMNS: &str = "seq, id, customer_id, service_id, service_name, quantity, link, custom_comments, \
      client_order_ref, idempotency_key, price_per_1000, charge, refunded, status, smm_status, remains, start_count, \
-     created_at, updated_at";
+     created_at, updated_at, provider_id, provider_service, provider_order_id, upstream, attempts, next_attempt_at, \
+     last_error";
 
 pub fn order(row: &Row) -> Result<OrderRecord, StoreError> {
     Ok(OrderRecord {
@@ -142,6 +153,59 @@ pub fn order(row: &Row) -> Result<OrderRecord, StoreError> {
         smm_status: row.get("smm_status"),
         remains: opt_unsigned(row, "remains")?,
         start_count: opt_unsigned(row, "start_count")?,
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+        provider_id: row.get("provider_id"),
+        provider_service: row.get("provider_service"),
+        provider_order_id: row.get("provider_order_id"),
+        upstream: parse(row, "upstream")?,
+        attempts: row.get::<_, i32>("attempts").max(0) as u32,
+        next_attempt_at: row.get("next_attempt_at"),
+        last_error: row.get("last_error"),
+    })
+}
+
+pub const PROVIDER_COLUMNS: &str = "id, name, kind, url, key_sealed, created_at";
+
+pub fn provider(row: &Row) -> Result<ProviderRecord, StoreError> {
+    Ok(ProviderRecord {
+        id: row.get("id"),
+        name: row.get("name"),
+        kind: parse(row, "kind")?,
+        url: row.get("url"),
+        key_sealed: row.get("key_sealed"),
+        created_at: row.get("created_at"),
+    })
+}
+
+pub const WEBHOOK_COLUMNS: &str = "id, customer_id, url, secret_sealed, active, created_at";
+
+pub fn webhook(row: &Row) -> Result<WebhookRecord, StoreError> {
+    Ok(WebhookRecord {
+        id: row.get("id"),
+        customer_id: CustomerId(row.get("customer_id")),
+        url: row.get("url"),
+        secret_sealed: row.get("secret_sealed"),
+        active: row.get("active"),
+        created_at: row.get("created_at"),
+    })
+}
+
+pub const DELIVERY_COLUMNS: &str = "id, endpoint_id, message_id, event_type, payload, state, attempts, \
+     next_attempt_at, last_status, last_error, created_at, updated_at";
+
+pub fn delivery(row: &Row) -> Result<DeliveryRecord, StoreError> {
+    Ok(DeliveryRecord {
+        id: row.get("id"),
+        endpoint_id: row.get("endpoint_id"),
+        message_id: row.get("message_id"),
+        event_type: row.get("event_type"),
+        payload: row.get("payload"),
+        state: parse(row, "state")?,
+        attempts: row.get::<_, i32>("attempts").max(0) as u32,
+        next_attempt_at: row.get("next_attempt_at"),
+        last_status: row.get::<_, Option<i32>>("last_status").map(|s| s.clamp(0, u16::MAX as i32) as u16),
+        last_error: row.get("last_error"),
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
     })

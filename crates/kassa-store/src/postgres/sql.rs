@@ -3,7 +3,7 @@
 
 use deadpool_postgres::GenericClient;
 use kassa_core::ids::{generate_user_id, OrderId};
-use kassa_core::{CustomerId, Minor};
+use kassa_core::{Currency, CustomerId, Minor};
 use tokio_postgres::error::SqlState;
 
 use super::map_err;
@@ -21,7 +21,10 @@ fn violated_constraint(error: &tokio_postgres::Error) -> Option<&str> {
     (db.code() == &SqlState::UNIQUE_VIOLATION).then(|| db.constraint().unwrap_or(""))
 }
 
-fn collect<T>(rows: Vec<tokio_postgres::Row>, map: impl Fn(&tokio_postgres::Row) -> StoreResult<T>) -> StoreResult<Vec<T>> {
+fn collect<T>(
+    rows: Vec<tokio_postgres::Row>,
+    map: impl Fn(&tokio_postgres::Row) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
     rows.iter().map(map).collect()
 }
 
@@ -44,9 +47,12 @@ pub async fn create_customer(tx: &impl GenericClient, new: &NewCustomer, now: Mi
         match inserted {
             Ok(row) => {
                 let customer = rows::customer(&row)?;
-                tx.execute("INSERT INTO wallets (customer_id, balance, updated_at) VALUES ($1, 0, $2)", &[&customer.id.0, &now])
-                    .await
-                    .map_err(map_err)?;
+                tx.execute(
+                    "INSERT INTO wallets (customer_id, balance, updated_at) VALUES ($1, 0, $2)",
+                    &[&customer.id.0, &now],
+                )
+                .await
+                .map_err(map_err)?;
                 return Ok(customer);
             }
             Err(e) => {
@@ -65,7 +71,8 @@ pub async fn create_customer(tx: &impl GenericClient, new: &NewCustomer, now: Mi
 }
 
 pub async fn customer(c: &impl GenericClient, id: CustomerId) -> StoreResult<Option<Customer>> {
-    let stmt = c.prepare_cached(&format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = $1")).await.map_err(map_err)?;
+    let stmt =
+        c.prepare_cached(&format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = $1")).await.map_err(map_err)?;
     c.query_opt(&stmt, &[&id.0]).await.map_err(map_err)?.as_ref().map(rows::customer).transpose()
 }
 
@@ -102,7 +109,12 @@ pub async fn wallet(c: &impl GenericClient, id: CustomerId) -> StoreResult<Walle
 
 /// Adds `delta` if the result stays at or above zero; `None` if it would not. The condition is
 /// in the `UPDATE`, which PostgreSQL re-checks after waiting for a concurrent writer's row lock.
-async fn move_balance(tx: &impl GenericClient, id: CustomerId, delta: Minor, now: Millis) -> StoreResult<Option<Minor>> {
+pub async fn move_balance(
+    tx: &impl GenericClient,
+    id: CustomerId,
+    delta: Minor,
+    now: Millis,
+) -> StoreResult<Option<Minor>> {
     let stmt = tx
         .prepare_cached(
             "UPDATE wallets SET balance = balance + $1, updated_at = $3
@@ -132,7 +144,10 @@ async fn insert_ledger(
         ))
         .await
         .map_err(map_err)?;
-    match tx.query_one(&stmt, &[&id.0, &kind.as_str(), &amount.0, &balance_after.0, &reference, &order_id, &note, &now]).await {
+    match tx
+        .query_one(&stmt, &[&id.0, &kind.as_str(), &amount.0, &balance_after.0, &reference, &order_id, &note, &now])
+        .await
+    {
         Ok(row) => rows::ledger_entry(&row),
         Err(e) if violated_constraint(&e).is_some_and(|c| c.contains("reference")) => {
             Err(StoreError::Conflict(format!("ledger reference {reference:?} was already used")))
@@ -141,7 +156,11 @@ async fn insert_ledger(
     }
 }
 
-pub async fn post_ledger_entry(tx: &impl GenericClient, entry: &NewLedgerEntry, now: Millis) -> StoreResult<LedgerEntry> {
+pub async fn post_ledger_entry(
+    tx: &impl GenericClient,
+    entry: &NewLedgerEntry,
+    now: Millis,
+) -> StoreResult<LedgerEntry> {
     rules::check_operator_entry(entry)?;
     let Some(balance_after) = move_balance(tx, entry.customer_id, entry.amount, now).await? else {
         return Err(rules::uncovered_adjustment(wallet(tx, entry.customer_id).await?.balance, entry.amount));
@@ -259,20 +278,26 @@ pub async fn set_api_key_status(
     status: KeyStatus,
     now: Millis,
 ) -> StoreResult<ApiKeyRecord> {
-    let current = api_key_by_value(tx, api_key).await?.ok_or_else(|| StoreError::NotFound(format!("API key {api_key}")))?;
+    let current =
+        api_key_by_value(tx, api_key).await?.ok_or_else(|| StoreError::NotFound(format!("API key {api_key}")))?;
     if current.status == KeyStatus::Revoked && status != KeyStatus::Revoked {
         return Err(StoreError::Invalid("a revoked key stays revoked; create a new key".into()));
     }
-    tx.execute("UPDATE api_keys SET status = $1, updated_at = $2 WHERE api_key = $3", &[&status.as_str(), &now, &api_key])
-        .await
-        .map_err(map_err)?;
+    tx.execute(
+        "UPDATE api_keys SET status = $1, updated_at = $2 WHERE api_key = $3",
+        &[&status.as_str(), &now, &api_key],
+    )
+    .await
+    .map_err(map_err)?;
     api_key_by_value(tx, api_key).await?.ok_or_else(|| StoreError::NotFound(format!("API key {api_key}")))
 }
 
 pub async fn list_api_keys(c: &impl GenericClient, customer: Option<CustomerId>) -> StoreResult<Vec<ApiKeyRecord>> {
     let rows = c
         .query(
-            &format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE $1::BIGINT IS NULL OR k.customer_id = $1 ORDER BY k.id"),
+            &format!(
+                "SELECT {KEY_COLUMNS} FROM api_keys k WHERE $1::BIGINT IS NULL OR k.customer_id = $1 ORDER BY k.id"
+            ),
             &[&customer.map(|c| c.0)],
         )
         .await
@@ -287,60 +312,79 @@ pub async fn create_service(tx: &impl GenericClient, new: &NewService, now: Mill
     rules::check_quantity_bounds(new.min, new.max)?;
     let row = tx
         .query_one(
-            &format!(
-                "INSERT INTO services (name, category, kind, price_per_1000, min_quantity, max_quantity, active, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7, $7) RETURNING {SERVICE_COLUMNS}"
-            ),
+            "INSERT INTO services (name, category, kind, price_per_1000, min_quantity, max_quantity, active, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7, $7) RETURNING id",
             &[&new.name, &new.category, &new.kind.as_str(), &new.price_per_1000.decimal(), &(new.min as i64), &(new.max as i64), &now],
         )
         .await
         .map_err(map_err)?;
-    rows::service(&row)
+    service(tx, row.get(0)).await?.ok_or_else(|| StoreError::Internal("service vanished".into()))
 }
 
 pub async fn service(c: &impl GenericClient, id: i64) -> StoreResult<Option<ServiceRecord>> {
-    let stmt = c.prepare_cached(&format!("SELECT {SERVICE_COLUMNS} FROM services WHERE id = $1")).await.map_err(map_err)?;
+    let stmt = c
+        .prepare_cached(&format!("SELECT {SERVICE_COLUMNS} FROM {SERVICE_FROM} WHERE s.id = $1"))
+        .await
+        .map_err(map_err)?;
     c.query_opt(&stmt, &[&id]).await.map_err(map_err)?.as_ref().map(rows::service).transpose()
 }
 
-pub async fn update_service(tx: &impl GenericClient, id: i64, patch: &ServicePatch, now: Millis) -> StoreResult<ServiceRecord> {
+pub async fn update_service(
+    tx: &impl GenericClient,
+    id: i64,
+    patch: &ServicePatch,
+    now: Millis,
+) -> StoreResult<ServiceRecord> {
     let row = tx
-        .query_opt(&format!("SELECT {SERVICE_COLUMNS} FROM services WHERE id = $1 FOR UPDATE"), &[&id])
+        .query_opt(&format!("SELECT {SERVICE_COLUMNS} FROM {SERVICE_FROM} WHERE s.id = $1 FOR UPDATE OF s"), &[&id])
         .await
         .map_err(map_err)?;
-    let current = row.as_ref().map(rows::service).transpose()?.ok_or_else(|| StoreError::NotFound(format!("service {id}")))?;
+    let current =
+        row.as_ref().map(rows::service).transpose()?.ok_or_else(|| StoreError::NotFound(format!("service {id}")))?;
     let min = patch.min.unwrap_or(current.min);
     let max = patch.max.unwrap_or(current.max);
     rules::check_quantity_bounds(min, max)?;
+    let provider = match &patch.provider {
+        Some(Some((provider_id, provider_service))) => {
+            let exists =
+                tx.query_opt("SELECT 1 FROM providers WHERE id = $1", &[provider_id]).await.map_err(map_err)?;
+            exists.ok_or_else(|| StoreError::NotFound(format!("provider {provider_id}")))?;
+            Some((*provider_id, provider_service.clone()))
+        }
+        Some(None) => None,
+        None => current.provider_id.zip(current.provider_service.clone()),
+    };
     // updated_at is the version orders are quoted against, so it must move on every change.
     let version = now.max(current.updated_at + 1);
-    let row = tx
-        .query_one(
-            &format!(
-                "UPDATE services SET name = $1, category = $2, kind = $3, price_per_1000 = $4, min_quantity = $5,
-                                     max_quantity = $6, active = $7, updated_at = $8
-                 WHERE id = $9 RETURNING {SERVICE_COLUMNS}"
-            ),
-            &[
-                patch.name.as_ref().unwrap_or(&current.name),
-                patch.category.as_ref().unwrap_or(&current.category),
-                &patch.kind.unwrap_or(current.kind).as_str(),
-                &patch.price_per_1000.unwrap_or(current.price_per_1000).decimal(),
-                &(min as i64),
-                &(max as i64),
-                &patch.active.unwrap_or(current.active),
-                &version,
-                &id,
-            ],
-        )
-        .await
-        .map_err(map_err)?;
-    rows::service(&row)
+    tx.execute(
+        "UPDATE services SET name = $1, category = $2, kind = $3, price_per_1000 = $4, min_quantity = $5,
+                                 max_quantity = $6, active = $7, updated_at = $8, provider_id = $10,
+                                 provider_service = $11, cancel_allowed = $12, refill_allowed = $13
+             WHERE id = $9",
+        &[
+            patch.name.as_ref().unwrap_or(&current.name),
+            patch.category.as_ref().unwrap_or(&current.category),
+            &patch.kind.unwrap_or(current.kind).as_str(),
+            &patch.price_per_1000.unwrap_or(current.price_per_1000).decimal(),
+            &(min as i64),
+            &(max as i64),
+            &patch.active.unwrap_or(current.active),
+            &version,
+            &id,
+            &provider.as_ref().map(|p| p.0),
+            &provider.as_ref().map(|p| p.1.as_str()),
+            &patch.cancel_allowed.unwrap_or(current.cancel_allowed),
+            &patch.refill_allowed.unwrap_or(current.refill_allowed),
+        ],
+    )
+    .await
+    .map_err(map_err)?;
+    service(tx, id).await?.ok_or_else(|| StoreError::NotFound(format!("service {id}")))
 }
 
 pub async fn services(c: &impl GenericClient, active_only: bool) -> StoreResult<Vec<ServiceRecord>> {
     let stmt = c
-        .prepare_cached(&format!("SELECT {SERVICE_COLUMNS} FROM services WHERE active OR NOT $1 ORDER BY id"))
+        .prepare_cached(&format!("SELECT {SERVICE_COLUMNS} FROM {SERVICE_FROM} WHERE s.active OR NOT $1 ORDER BY s.id"))
         .await
         .map_err(map_err)?;
     collect(c.query(&stmt, &[&active_only]).await.map_err(map_err)?, rows::service)
@@ -349,17 +393,30 @@ pub async fn services(c: &impl GenericClient, active_only: bool) -> StoreResult<
 // ---------------------------------------------------------------------------------------------
 // Orders (placement is in orders.rs)
 
-pub async fn order(c: &impl GenericClient, customer: Option<CustomerId>, id: &OrderId) -> StoreResult<Option<OrderRecord>> {
+pub async fn order(
+    c: &impl GenericClient,
+    customer: Option<CustomerId>,
+    id: &OrderId,
+) -> StoreResult<Option<OrderRecord>> {
     let stmt = c
         .prepare_cached(&format!(
             "SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1 AND ($2::BIGINT IS NULL OR customer_id = $2)"
         ))
         .await
         .map_err(map_err)?;
-    c.query_opt(&stmt, &[&id.as_str(), &customer.map(|c| c.0)]).await.map_err(map_err)?.as_ref().map(rows::order).transpose()
+    c.query_opt(&stmt, &[&id.as_str(), &customer.map(|c| c.0)])
+        .await
+        .map_err(map_err)?
+        .as_ref()
+        .map(rows::order)
+        .transpose()
 }
 
-pub async fn order_by_key(c: &impl GenericClient, customer: CustomerId, key: &str) -> StoreResult<Option<(OrderRecord, Vec<u8>)>> {
+pub async fn order_by_key(
+    c: &impl GenericClient,
+    customer: CustomerId,
+    key: &str,
+) -> StoreResult<Option<(OrderRecord, Vec<u8>)>> {
     let stmt = c
         .prepare_cached(&format!(
             "SELECT {ORDER_COLUMNS}, request_fingerprint FROM orders WHERE customer_id = $1 AND idempotency_key = $2"
@@ -373,6 +430,26 @@ pub async fn order_by_key(c: &impl GenericClient, customer: CustomerId, key: &st
 pub async fn list_orders(c: &impl GenericClient, filter: &OrderFilter) -> StoreResult<OrderPage> {
     let customer = filter.customer_id.map(|c| c.0);
     let status = filter.status.map(|s| s.as_str());
+    if let Some(upstream) = filter.upstream {
+        let condition =
+            "upstream = $3 AND ($1::BIGINT IS NULL OR customer_id = $1) AND ($2::TEXT IS NULL OR status = $2)";
+        let rows = c
+            .query(
+                &format!("SELECT {ORDER_COLUMNS} FROM orders WHERE {condition} ORDER BY seq DESC LIMIT $4 OFFSET $5"),
+                &[&customer, &status, &upstream.as_str(), &i64::from(filter.limit), &(filter.offset() as i64)],
+            )
+            .await
+            .map_err(map_err)?;
+        let total: i64 = c
+            .query_one(
+                &format!("SELECT COUNT(*) FROM orders WHERE {condition}"),
+                &[&customer, &status, &upstream.as_str()],
+            )
+            .await
+            .map_err(map_err)?
+            .get(0);
+        return Ok(OrderPage { orders: collect(rows, rows::order)?, total: total as u64 });
+    }
     // One statement per filter shape, so each uses its own index.
     let condition = match (customer.is_some(), status.is_some()) {
         (true, true) => "customer_id = $1 AND status = $2",
@@ -381,7 +458,9 @@ pub async fn list_orders(c: &impl GenericClient, filter: &OrderFilter) -> StoreR
         (false, false) => "$1::BIGINT IS NULL AND $2::TEXT IS NULL",
     };
     let list = c
-        .prepare_cached(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE {condition} ORDER BY seq DESC LIMIT $3 OFFSET $4"))
+        .prepare_cached(&format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE {condition} ORDER BY seq DESC LIMIT $3 OFFSET $4"
+        ))
         .await
         .map_err(map_err)?;
     let count = c.prepare_cached(&format!("SELECT COUNT(*) FROM orders WHERE {condition}")).await.map_err(map_err)?;
@@ -393,19 +472,47 @@ pub async fn list_orders(c: &impl GenericClient, filter: &OrderFilter) -> StoreR
     Ok(OrderPage { orders: collect(rows, rows::order)?, total: total as u64 })
 }
 
+/// An operator's status change.
 pub async fn change_order(
     tx: &impl GenericClient,
+    currency: &Currency,
     id: &OrderId,
     change: &StatusChange,
     now: Millis,
 ) -> StoreResult<OrderRecord> {
-    // FOR UPDATE: two workers changing the same order take turns, so a refund is decided once.
+    let current = order_for_update(tx, None, id).await?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))?;
+    apply_change(tx, currency, &current, change, None, now).await
+}
+
+/// The order, locked for this transaction (`FOR UPDATE`): two workers changing the same order
+/// take turns, so its refund is decided once.
+pub async fn order_for_update(
+    tx: &impl GenericClient,
+    customer: Option<CustomerId>,
+    id: &OrderId,
+) -> StoreResult<Option<OrderRecord>> {
     let row = tx
-        .query_opt(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1 FOR UPDATE"), &[&id.as_str()])
+        .query_opt(
+            &format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1 AND ($2::BIGINT IS NULL OR customer_id = $2) FOR UPDATE"),
+            &[&id.as_str(), &customer.map(|c| c.0)],
+        )
         .await
         .map_err(map_err)?;
-    let current = row.as_ref().map(rows::order).transpose()?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))?;
-    let plan = rules::plan_change(&current, change)?;
+    row.as_ref().map(rows::order).transpose()
+}
+
+/// Applies a status change to `current` (locked by the caller): refund (once), order row,
+/// upstream state and the webhook events of the change, in the caller's transaction.
+pub async fn apply_change(
+    tx: &impl GenericClient,
+    currency: &Currency,
+    current: &OrderRecord,
+    change: &StatusChange,
+    upstream: Option<(Upstream, Option<&str>)>,
+    now: Millis,
+) -> StoreResult<OrderRecord> {
+    let plan = rules::plan_change(current, change)?;
+    let id = &current.id;
     if plan.refund.0 > 0 {
         let balance_after = move_balance(tx, current.customer_id, plan.refund, now)
             .await?
@@ -423,11 +530,13 @@ pub async fn change_order(
         )
         .await?;
     }
+    let (upstream, last_error) = rules::upstream_after(current, &plan, upstream);
     let row = tx
         .query_one(
             &format!(
                 "UPDATE orders SET status = $1, refunded = $2, smm_status = COALESCE($3, smm_status), remains = $4,
-                                   start_count = COALESCE($5, start_count), updated_at = $6
+                                   start_count = COALESCE($5, start_count), updated_at = $6, upstream = $8,
+                                   last_error = $9, claimed_until = NULL
                  WHERE id = $7 RETURNING {ORDER_COLUMNS}"
             ),
             &[
@@ -438,9 +547,15 @@ pub async fn change_order(
                 &change.start_count.map(|r| r as i64),
                 &now,
                 &id.as_str(),
+                &upstream.as_str(),
+                &last_error,
             ],
         )
         .await
         .map_err(map_err)?;
-    rows::order(&row)
+    let updated = rows::order(&row)?;
+    if updated.status != current.status {
+        super::webhooks::enqueue_status_event(tx, currency, &updated, current.status, now).await?;
+    }
+    Ok(updated)
 }

@@ -8,8 +8,10 @@
 //! * `synchronous=FULL`: a commit returns only after the WAL is on disk, so an acknowledged order
 //!   survives power loss.
 
+mod fulfilment;
 mod rows;
 mod sql;
+mod webhooks;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -30,6 +32,7 @@ pub use writer::WriterStats;
 const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "init", sql: include_str!("../../migrations/sqlite/0001_init.sql") },
     Migration { version: 2, name: "profile", sql: include_str!("../../migrations/sqlite/0002_profile.sql") },
+    Migration { version: 3, name: "fulfilment", sql: include_str!("../../migrations/sqlite/0003_fulfilment.sql") },
 ];
 
 /// How to open the SQLite store.
@@ -389,8 +392,92 @@ impl Store for SqliteStore {
     }
 
     async fn change_order(&self, id: &OrderId, change: StatusChange) -> StoreResult<OrderRecord> {
-        let id = id.clone();
-        self.write(move |c| sql::change_order(c, &id, &change, now_millis())).await
+        let (id, currency) = (id.clone(), self.currency.clone());
+        self.write(move |c| sql::change_order(c, &currency, &id, &change, now_millis())).await
+    }
+
+    async fn cancel_order(&self, customer: Option<CustomerId>, id: &OrderId) -> StoreResult<CancelOutcome> {
+        let (id, currency) = (id.clone(), self.currency.clone());
+        self.write(move |c| fulfilment::cancel_order(c, &currency, customer, &id, now_millis())).await
+    }
+
+    async fn create_refill(
+        &self,
+        id: &OrderId,
+        provider_refill_id: Option<String>,
+        status: &str,
+    ) -> StoreResult<RefillRecord> {
+        let (id, status) = (id.clone(), status.to_string());
+        self.write(move |c| fulfilment::create_refill(c, &id, provider_refill_id.as_deref(), &status, now_millis()))
+            .await
+    }
+
+    async fn create_provider(&self, new: NewProvider) -> StoreResult<ProviderRecord> {
+        self.write(move |c| fulfilment::create_provider(c, &new, now_millis())).await
+    }
+
+    async fn providers(&self) -> StoreResult<Vec<ProviderRecord>> {
+        self.read(fulfilment::providers)
+    }
+
+    async fn claim_submissions(&self, limit: u32, lease: Duration) -> StoreResult<Vec<OrderRecord>> {
+        let now = now_millis();
+        self.write(move |c| fulfilment::claim_submissions(c, limit, now + lease.as_millis() as i64, now)).await
+    }
+
+    async fn record_submission(
+        &self,
+        id: &OrderId,
+        submission: Submission,
+        poll_at: Millis,
+    ) -> StoreResult<OrderRecord> {
+        let (id, currency) = (id.clone(), self.currency.clone());
+        self.write(move |c| fulfilment::record_submission(c, &currency, &id, &submission, poll_at, now_millis())).await
+    }
+
+    async fn claim_polls(&self, limit: u32, ahead: Duration, lease: Duration) -> StoreResult<Vec<OrderRecord>> {
+        let now = now_millis();
+        let (due_by, lease_until) = (now + ahead.as_millis() as i64, now + lease.as_millis() as i64);
+        self.write(move |c| fulfilment::claim_polls(c, limit, lease_until, due_by)).await
+    }
+
+    async fn record_poll(&self, id: &OrderId, change: StatusChange, next_poll_at: Millis) -> StoreResult<OrderRecord> {
+        let (id, currency) = (id.clone(), self.currency.clone());
+        self.write(move |c| fulfilment::record_poll(c, &currency, &id, &change, next_poll_at, now_millis())).await
+    }
+
+    async fn resolve_review(&self, id: &OrderId, resolution: Resolution) -> StoreResult<OrderRecord> {
+        let (id, currency) = (id.clone(), self.currency.clone());
+        self.write(move |c| fulfilment::resolve_review(c, &currency, &id, &resolution, now_millis())).await
+    }
+
+    async fn create_webhook(&self, new: NewWebhook) -> StoreResult<WebhookRecord> {
+        self.write(move |c| webhooks::create_webhook(c, &new, now_millis())).await
+    }
+
+    async fn webhooks(&self, customer: Option<CustomerId>) -> StoreResult<Vec<WebhookRecord>> {
+        self.read(|c| webhooks::webhooks(c, customer))
+    }
+
+    async fn delete_webhook(&self, customer: Option<CustomerId>, id: i64) -> StoreResult<()> {
+        self.write(move |c| webhooks::delete_webhook(c, customer, id, now_millis())).await
+    }
+
+    async fn claim_deliveries(&self, limit: u32, lease: Duration) -> StoreResult<Vec<DeliveryJob>> {
+        let now = now_millis();
+        self.write(move |c| webhooks::claim_deliveries(c, limit, now + lease.as_millis() as i64, now)).await
+    }
+
+    async fn record_delivery(&self, id: i64, attempt: DeliveryAttempt) -> StoreResult<DeliveryRecord> {
+        self.write(move |c| webhooks::record_delivery(c, id, &attempt, now_millis())).await
+    }
+
+    async fn deliveries(&self, filter: DeliveryFilter) -> StoreResult<Vec<DeliveryRecord>> {
+        self.read_blocking(move |c| webhooks::deliveries(c, &filter)).await
+    }
+
+    async fn replay_delivery(&self, id: i64) -> StoreResult<DeliveryRecord> {
+        self.write(move |c| webhooks::replay_delivery(c, id, now_millis())).await
     }
 
     async fn submit_verification(&self, new: NewVerification) -> StoreResult<VerificationRecord> {

@@ -94,7 +94,7 @@ pub fn wallet(conn: &Connection, id: CustomerId) -> StoreResult<Wallet> {
 /// Adds `delta` to a wallet if the result stays at or above zero; returns the new balance, or
 /// `None` if the wallet does not cover a debit. The condition is in the `UPDATE` itself, so no
 /// interleaving of writers can take a balance below zero.
-fn move_balance(conn: &Connection, id: CustomerId, delta: Minor, now: Millis) -> StoreResult<Option<Minor>> {
+pub(super) fn move_balance(conn: &Connection, id: CustomerId, delta: Minor, now: Millis) -> StoreResult<Option<Minor>> {
     conn.prepare_cached(
         "UPDATE wallets SET balance = balance + ?1, updated_at = ?3
          WHERE customer_id = ?2 AND balance + ?1 >= 0 RETURNING balance",
@@ -284,8 +284,8 @@ pub fn create_service(conn: &Connection, new: &NewService, now: Millis) -> Store
     service(conn, conn.last_insert_rowid())?.ok_or_else(|| StoreError::Internal("service vanished".into()))
 }
 
-fn service(conn: &Connection, id: i64) -> StoreResult<Option<ServiceRecord>> {
-    conn.prepare_cached(&format!("SELECT {SERVICE_COLUMNS} FROM services WHERE id = ?1"))
+pub(super) fn service(conn: &Connection, id: i64) -> StoreResult<Option<ServiceRecord>> {
+    conn.prepare_cached(&format!("SELECT {SERVICE_COLUMNS} FROM {SERVICE_FROM} WHERE s.id = ?1"))
         .and_then(|mut s| s.query_row([id], rows::service).optional())
         .map_err(map_err)
 }
@@ -295,9 +295,18 @@ pub fn update_service(conn: &Connection, id: i64, patch: &ServicePatch, now: Mil
     let min = patch.min.unwrap_or(current.min);
     let max = patch.max.unwrap_or(current.max);
     rules::check_quantity_bounds(min, max)?;
+    let provider = match &patch.provider {
+        Some(Some((provider_id, provider_service))) => {
+            provider(conn, *provider_id)?.ok_or_else(|| StoreError::NotFound(format!("provider {provider_id}")))?;
+            Some((*provider_id, provider_service.clone()))
+        }
+        Some(None) => None,
+        None => current.provider_id.zip(current.provider_service.clone()),
+    };
     conn.execute(
         "UPDATE services SET name = ?1, category = ?2, kind = ?3, price_per_1000 = ?4, min_quantity = ?5,
-                             max_quantity = ?6, active = ?7, updated_at = ?8
+                             max_quantity = ?6, active = ?7, updated_at = ?8, provider_id = ?10,
+                             provider_service = ?11, cancel_allowed = ?12, refill_allowed = ?13
          WHERE id = ?9",
         params![
             patch.name.as_ref().unwrap_or(&current.name),
@@ -308,7 +317,11 @@ pub fn update_service(conn: &Connection, id: i64, patch: &ServicePatch, now: Mil
             max as i64,
             patch.active.unwrap_or(current.active) as i64,
             now,
-            id
+            id,
+            provider.as_ref().map(|p| p.0),
+            provider.as_ref().map(|p| p.1.as_str()),
+            patch.cancel_allowed.unwrap_or(current.cancel_allowed) as i64,
+            patch.refill_allowed.unwrap_or(current.refill_allowed) as i64,
         ],
     )
     .map_err(map_err)?;
@@ -317,7 +330,9 @@ pub fn update_service(conn: &Connection, id: i64, patch: &ServicePatch, now: Mil
 
 pub fn services(conn: &Connection, active_only: bool) -> StoreResult<Vec<ServiceRecord>> {
     let mut stmt = conn
-        .prepare_cached(&format!("SELECT {SERVICE_COLUMNS} FROM services WHERE active = 1 OR ?1 = 0 ORDER BY id"))
+        .prepare_cached(&format!(
+            "SELECT {SERVICE_COLUMNS} FROM {SERVICE_FROM} WHERE s.active = 1 OR ?1 = 0 ORDER BY s.id"
+        ))
         .map_err(map_err)?;
     let rows = stmt.query_map([active_only as i64], rows::service).map_err(map_err)?;
     rows.collect::<Result<_, _>>().map_err(map_err)
@@ -335,7 +350,8 @@ fn order_by_idempotency(
         "SELECT {ORDER_COLUMNS}, request_fingerprint FROM orders WHERE customer_id = ?1 AND idempotency_key = ?2"
     ))
     .and_then(|mut s| {
-        s.query_row(params![customer.0, key], |r| Ok((rows::order(r)?, r.get::<_, Vec<u8>>(19)?))).optional()
+        s.query_row(params![customer.0, key], |r| Ok((rows::order(r)?, r.get::<_, Vec<u8>>("request_fingerprint")?)))
+            .optional()
     })
     .map_err(map_err)
 }
@@ -373,6 +389,7 @@ pub fn create_order(conn: &Connection, currency: &Currency, new: &NewOrder, now:
     };
 
     let comments = request.custom_comments.as_ref().map(|c| c.join("\n"));
+    let upstream = service.initial_upstream();
     let mut inserted = None;
     for _ in 0..ID_ATTEMPTS {
         let id = OrderId::generate();
@@ -380,8 +397,9 @@ pub fn create_order(conn: &Connection, currency: &Currency, new: &NewOrder, now:
             .prepare_cached(
                 "INSERT INTO orders (id, customer_id, service_id, service_name, quantity, link, custom_comments,
                                      client_order_ref, idempotency_key, request_fingerprint, price_per_1000, charge,
-                                     status, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
+                                     status, created_at, updated_at, provider_id, provider_service, upstream,
+                                     next_attempt_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?16, ?17, ?14)",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -398,7 +416,10 @@ pub fn create_order(conn: &Connection, currency: &Currency, new: &NewOrder, now:
                     service.price_per_1000.to_string(),
                     charge.0,
                     INITIAL_ORDER_STATUS.as_str(),
-                    now
+                    now,
+                    service.provider_id,
+                    service.provider_service,
+                    upstream.as_str(),
                 ])
             });
         match result {
@@ -450,6 +471,13 @@ pub fn create_order(conn: &Connection, currency: &Currency, new: &NewOrder, now:
         start_count: None,
         created_at: now,
         updated_at: now,
+        provider_id: service.provider_id,
+        provider_service: service.provider_service,
+        provider_order_id: None,
+        upstream,
+        attempts: 0,
+        next_attempt_at: Some(now),
+        last_error: None,
     }))
 }
 
@@ -464,6 +492,9 @@ pub fn order(conn: &Connection, customer: Option<CustomerId>, id: &OrderId) -> S
 pub fn list_orders(conn: &Connection, filter: &OrderFilter) -> StoreResult<OrderPage> {
     let customer = filter.customer_id.map(|c| c.0);
     let status = filter.status.map(|s| s.as_str());
+    if let Some(upstream) = filter.upstream {
+        return list_by_upstream(conn, filter, upstream);
+    }
     // Separate statements per filter shape, so each uses its index instead of an OR scan.
     let (list_sql, count_sql) = match (customer.is_some(), status.is_some()) {
         (true, true) => (
@@ -503,9 +534,31 @@ pub fn list_orders(conn: &Connection, filter: &OrderFilter) -> StoreResult<Order
     page
 }
 
-pub fn change_order(conn: &Connection, id: &OrderId, change: &StatusChange, now: Millis) -> StoreResult<OrderRecord> {
+/// An operator's status change.
+pub fn change_order(
+    conn: &Connection,
+    currency: &Currency,
+    id: &OrderId,
+    change: &StatusChange,
+    now: Millis,
+) -> StoreResult<OrderRecord> {
     let current = order(conn, None, id)?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))?;
-    let plan = rules::plan_change(&current, change)?;
+    apply_change(conn, currency, &current, change, None, now)
+}
+
+/// Applies a status change to `current`: refund (once), order row, upstream state, and the
+/// webhook events of the change — all in the caller's transaction. A final status closes the
+/// upstream side unless `upstream` says otherwise.
+pub(super) fn apply_change(
+    conn: &Connection,
+    currency: &Currency,
+    current: &OrderRecord,
+    change: &StatusChange,
+    upstream: Option<(Upstream, Option<&str>)>,
+    now: Millis,
+) -> StoreResult<OrderRecord> {
+    let plan = rules::plan_change(current, change)?;
+    let id = &current.id;
     if plan.refund.0 > 0 {
         let balance_after = move_balance(conn, current.customer_id, plan.refund, now)?
             .ok_or_else(|| StoreError::NotFound(format!("wallet of customer {}", current.customer_id)))?;
@@ -522,9 +575,11 @@ pub fn change_order(conn: &Connection, id: &OrderId, change: &StatusChange, now:
             now,
         )?;
     }
+    let (upstream, last_error) = rules::upstream_after(current, &plan, upstream);
     conn.prepare_cached(
         "UPDATE orders SET status = ?1, refunded = ?2, smm_status = COALESCE(?3, smm_status), remains = ?4,
-                           start_count = COALESCE(?5, start_count), updated_at = ?6
+                           start_count = COALESCE(?5, start_count), updated_at = ?6, upstream = ?8,
+                           last_error = ?9, claimed_until = NULL
          WHERE id = ?7",
     )
     .and_then(|mut s| {
@@ -535,11 +590,47 @@ pub fn change_order(conn: &Connection, id: &OrderId, change: &StatusChange, now:
             plan.remains.map(|r| r as i64),
             change.start_count.map(|r| r as i64),
             now,
-            id.as_str()
+            id.as_str(),
+            upstream.as_str(),
+            last_error,
         ])
     })
     .map_err(map_err)?;
-    order(conn, None, id)?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))
+    let updated = order(conn, None, id)?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))?;
+    if updated.status != current.status {
+        super::webhooks::enqueue_status_event(conn, currency, &updated, current.status, now)?;
+    }
+    Ok(updated)
+}
+
+fn list_by_upstream(conn: &Connection, filter: &OrderFilter, upstream: Upstream) -> StoreResult<OrderPage> {
+    let customer = filter.customer_id.map(|c| c.0);
+    let status = filter.status.map(|s| s.as_str());
+    let condition = "upstream = ?3 AND (?1 IS NULL OR customer_id = ?1) AND (?2 IS NULL OR status = ?2)";
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE {condition} ORDER BY seq DESC LIMIT ?4 OFFSET ?5"
+        ))
+        .map_err(map_err)?;
+    let orders = stmt
+        .query_map(params![customer, status, upstream.as_str(), filter.limit, filter.offset() as i64], rows::order)
+        .map_err(map_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(map_err)?;
+    let total: i64 = conn
+        .query_row(
+            &format!("SELECT COUNT(*) FROM orders WHERE {condition}"),
+            params![customer, status, upstream.as_str()],
+            |r| r.get(0),
+        )
+        .map_err(map_err)?;
+    Ok(OrderPage { orders, total: total as u64 })
+}
+
+pub(super) fn provider(conn: &Connection, id: i64) -> StoreResult<Option<ProviderRecord>> {
+    conn.prepare_cached(&format!("SELECT {PROVIDER_COLUMNS} FROM providers WHERE id = ?1"))
+        .and_then(|mut s| s.query_row([id], rows::provider).optional())
+        .map_err(map_err)
 }
 
 // ---------------------------------------------------------------------------------------------

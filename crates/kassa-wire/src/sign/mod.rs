@@ -3,6 +3,7 @@
 
 pub mod buyshazam;
 pub mod profile;
+pub mod webhook;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;

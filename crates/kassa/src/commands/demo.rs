@@ -5,12 +5,17 @@ use std::net::SocketAddr;
 use anyhow::Result;
 use kassa_core::catalog::ServiceKind;
 use kassa_core::crypto::Vault;
-use kassa_store::{LedgerKind, NewCustomer, NewLedgerEntry, NewService, Store};
+use kassa_server::fulfilment::providers::key_context;
+use kassa_store::{
+    LedgerKind, NewCustomer, NewLedgerEntry, NewProvider, NewService, ProviderKind, ServicePatch, Store,
+};
 use kassa_wire::sign::buyshazam;
 
 use super::admin::key;
 
-pub async fn seed(store: &dyn Store, vault: &Vault, address: SocketAddr) -> Result<()> {
+/// With `provider` (URL and key of an smm-v2 provider, e.g. `kassa provider-sim`), the demo
+/// services are fulfilled there: provider services 1, 2 and 3 of the simulator's catalogue.
+pub async fn seed(store: &dyn Store, vault: &Vault, address: SocketAddr, provider: Option<(&str, &str)>) -> Result<()> {
     if !store.list_customers().await?.is_empty() {
         println!("--demo: the database already has customers, so no demo data was added.");
         println!("        Create a fresh key with: kassa admin key create --customer 1");
@@ -40,8 +45,22 @@ pub async fn seed(store: &dyn Store, vault: &Vault, address: SocketAddr) -> Resu
         ("TikTok Custom Comments (demo)", "TikTok", ServiceKind::CustomComments, "12.00", 1, 1_000),
         ("YouTube Likes Package (demo)", "YouTube", ServiceKind::Package, "1.50", 100, 50_000),
     ];
+    let provider_id = match provider {
+        Some((url, key)) => {
+            let record = store
+                .create_provider(NewProvider {
+                    name: "demo-provider".into(),
+                    kind: ProviderKind::SmmV2,
+                    url: Some(url.to_string()),
+                    key_sealed: Some(vault.seal(key.as_bytes(), &key_context("demo-provider"))),
+                })
+                .await?;
+            Some(record.id)
+        }
+        None => None,
+    };
     let mut first_service = None;
-    for (name, category, kind, price, min, max) in services {
+    for (index, (name, category, kind, price, min, max)) in services.into_iter().enumerate() {
         let service = store
             .create_service(NewService {
                 name: name.into(),
@@ -52,7 +71,19 @@ pub async fn seed(store: &dyn Store, vault: &Vault, address: SocketAddr) -> Resu
                 max,
             })
             .await?;
+        if let Some(provider_id) = provider_id {
+            let patch = ServicePatch {
+                provider: Some(Some((provider_id, (index + 1).to_string()))),
+                cancel_allowed: Some(true),
+                refill_allowed: Some(true),
+                ..Default::default()
+            };
+            store.update_service(service.id, patch).await?;
+        }
         first_service.get_or_insert(service.id);
+    }
+    if let Some((url, _)) = provider {
+        println!("--demo: the demo services are fulfilled by the provider at {url}");
     }
     let (record, secret) = key::issue(store, vault, customer.id, Vec::new(), Vec::new(), 600).await?;
 

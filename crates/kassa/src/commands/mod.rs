@@ -1,6 +1,9 @@
 //! One module per subcommand.
 
 pub mod admin;
+pub mod background;
 pub mod demo;
 pub mod migrate;
+pub mod provider_sim;
 pub mod serve;
+pub mod worker;

@@ -25,6 +25,8 @@ pub async fn run(settings: &Settings, args: ServeArgs) -> Result<()> {
             .map(Duration::from_secs)
             .unwrap_or(defaults.request_timeout),
         redis_url: args.redis_url.clone().or_else(|| settings.file.redis_url.clone()),
+        provider_timeout: Duration::from_millis(args.background.provider_timeout_ms.max(100)),
+        webhook_allow_private: args.background.webhook_allow_private,
         profile_timestamp_window: args
             .profile_timestamp_window_secs
             .or(settings.file.profile_timestamp_window_secs)
@@ -44,7 +46,8 @@ pub async fn run(settings: &Settings, args: ServeArgs) -> Result<()> {
         tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let address: SocketAddr = listener.local_addr()?;
     if args.demo {
-        super::demo::seed(store.as_ref(), &vault, address).await.context("seeding the demo")?;
+        let provider = args.demo_provider_url.as_deref().map(|url| (url, args.demo_provider_key.as_str()));
+        super::demo::seed(store.as_ref(), &vault, address, provider).await.context("seeding the demo")?;
     }
 
     println!("database: {}", store.describe());
@@ -55,13 +58,23 @@ pub async fn run(settings: &Settings, args: ServeArgs) -> Result<()> {
     println!("kassa listening on http://{address}");
     tracing::info!(%address, database = %store.describe(), "kassa serving");
 
+    let background = match args.no_worker {
+        true => {
+            println!("background work: off (--no-worker); run `kassa worker` somewhere");
+            None
+        }
+        false => Some(super::background::Background::start(store.clone(), vault.clone(), &args.background)?),
+    };
     let state = AppState::new(store, vault, config).map_err(anyhow::Error::msg)?;
     kassa_server::serve(listener, state, shutdown_signal()).await.context("serving HTTP")?;
+    if let Some(background) = background {
+        background.stop().await;
+    }
     tracing::info!("kassa stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     let terminate = async {

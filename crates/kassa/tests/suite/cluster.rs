@@ -197,7 +197,10 @@ async fn postgres_serve_refuses_an_unmigrated_or_newer_schema() {
 
     let (client, connection) = tokio_postgres::connect(&db.url(), tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
-    client.batch_execute("INSERT INTO kassa_schema (version, name, applied_at) VALUES (999, 'future', 0)").await.unwrap();
+    client
+        .batch_execute("INSERT INTO kassa_schema (version, name, applied_at) VALUES (999, 'future', 0)")
+        .await
+        .unwrap();
     let output = env.run(&["serve", "--listen", "127.0.0.1:0"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success() && stderr.contains("newer"), "{stderr}");

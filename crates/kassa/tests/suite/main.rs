@@ -5,13 +5,16 @@ mod support;
 
 mod admin_cli;
 mod auth;
+mod cluster;
 mod concurrency;
 mod docs;
+mod fulfilment;
+mod fulfilment_cli;
 mod ledger_model;
 mod orders;
 mod profile;
 mod restart;
 mod seed_clients;
-mod cluster;
 mod verification;
 mod verification_admin;
+mod webhooks;

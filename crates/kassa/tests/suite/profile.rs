@@ -113,7 +113,7 @@ async fn profile_me_has_the_seeds_exact_shape(backend: Backend) {
             _ => c.is_ascii_digit(),
         });
     assert!(shape, "created is YYYY-mm-dd HH:MM:SS: {created}");
-    let expected = kassa_server::present::profile_time(customer.created_at);
+    let expected = kassa_store::present::profile_time(customer.created_at);
     assert_eq!(created, expected, "created is the customer's creation time, in UTC");
 }
 

@@ -58,8 +58,10 @@ fn database_contains(db: &TestDb, needle: &[u8]) -> Vec<String> {
             }
         }
         Backend::Postgres => {
-            let pg_dump = std::env::var("KASSA_TEST_PG_BIN").map(|b| format!("{b}/pg_dump")).unwrap_or("pg_dump".into());
-            let dump = std::process::Command::new(pg_dump).args(["--data-only", &db.url()]).output().expect("run pg_dump");
+            let pg_dump =
+                std::env::var("KASSA_TEST_PG_BIN").map(|b| format!("{b}/pg_dump")).unwrap_or("pg_dump".into());
+            let dump =
+                std::process::Command::new(pg_dump).args(["--data-only", &db.url()]).output().expect("run pg_dump");
             assert!(dump.status.success(), "pg_dump: {}", String::from_utf8_lossy(&dump.stderr));
             let hex: String = needle.iter().map(|b| format!("{b:02x}")).collect();
             let text = String::from_utf8_lossy(&dump.stdout);

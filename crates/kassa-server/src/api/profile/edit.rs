@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 
 use super::error::ProfileError;
 use crate::auth::profile::ProfileSigned;
-use crate::present;
 use crate::state::AppState;
+use kassa_store::present;
 
 pub async fn edit(
     State(state): State<AppState>,

@@ -7,8 +7,8 @@ use kassa_wire::profile::{messages, Envelope, Profile};
 
 use super::error::ProfileError;
 use crate::auth::profile::ProfileSigned;
-use crate::present;
 use crate::state::AppState;
+use kassa_store::present;
 
 pub async fn me(State(state): State<AppState>, signed: ProfileSigned) -> Result<Json<Envelope<Profile>>, ProfileError> {
     let customer = state

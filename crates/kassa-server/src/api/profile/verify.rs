@@ -24,8 +24,8 @@ use serde_json::value::RawValue;
 
 use super::error::ProfileError;
 use crate::auth::profile::{ProfileSigned, Verify};
-use crate::present;
 use crate::state::AppState;
+use kassa_store::present;
 
 pub async fn verify(
     State(state): State<AppState>,

@@ -5,8 +5,8 @@ use kassa_wire::v1::BalanceResponse;
 
 use crate::auth::v1::Signed;
 use crate::error::ApiError;
-use crate::present::money;
 use crate::state::AppState;
+use kassa_store::present::money;
 
 /// `GET /api/v1/balance`
 pub async fn balance(State(state): State<AppState>, signed: Signed) -> Result<Json<BalanceResponse>, ApiError> {

@@ -1,10 +1,12 @@
 //! The BuyShazam Developer API (`/api/v1/...`), as the seed documents it.
 
+mod actions;
 mod balance;
 mod orders;
 mod services;
+mod webhooks;
 
-use axum::routing::get;
+use axum::routing::{delete, get, post};
 use axum::Router;
 
 use crate::state::AppState;
@@ -15,4 +17,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/services", get(services::services))
         .route("/api/v1/orders", get(orders::list).post(orders::create))
         .route("/api/v1/orders/{id}", get(orders::get))
+        .route("/api/v1/orders/{id}/cancel", post(actions::cancel))
+        .route("/api/v1/orders/{id}/refill", post(actions::refill))
+        .route("/api/v1/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/api/v1/webhooks/{id}", delete(webhooks::remove))
 }

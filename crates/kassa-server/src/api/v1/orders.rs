@@ -11,8 +11,8 @@ use serde::Deserialize;
 use crate::api::is_json;
 use crate::auth::v1::Signed;
 use crate::error::ApiError;
-use crate::present;
 use crate::state::AppState;
+use kassa_store::present;
 
 /// `POST /api/v1/orders`
 pub async fn create(State(state): State<AppState>, headers: HeaderMap, signed: Signed) -> Result<Response, ApiError> {

@@ -5,8 +5,8 @@ use kassa_wire::v1::ServicesResponse;
 
 use crate::auth::v1::Signed;
 use crate::error::ApiError;
-use crate::present;
 use crate::state::AppState;
+use kassa_store::present;
 
 /// `GET /api/v1/services`: the active services this key may order.
 pub async fn services(State(state): State<AppState>, signed: Signed) -> Result<Json<ServicesResponse>, ApiError> {

@@ -15,7 +15,7 @@ pub async fn run(store: &dyn Store, command: CustomerCommand) -> Result<()> {
             }
             let customer = store.create_customer(NewCustomer { email, first_name, last_name, phone }).await?;
             let mut value = output::customer(&customer);
-            value["balance"] = json!(kassa_server::present::money(store.currency(), kassa_core::Minor::ZERO));
+            value["balance"] = json!(kassa_store::present::money(store.currency(), kassa_core::Minor::ZERO));
             value["currency"] = json!(store.currency().code());
             emit(json, &value, || {
                 format!("created customer {} ({}) with an empty wallet", customer.id, customer.email)
@@ -36,7 +36,7 @@ pub async fn run(store: &dyn Store, command: CustomerCommand) -> Result<()> {
             let Some(customer) = store.customer(CustomerId(id)).await? else { bail!("customer {id} not found") };
             let wallet = store.wallet(customer.id).await?;
             let mut value = output::customer(&customer);
-            value["balance"] = json!(kassa_server::present::money(store.currency(), wallet.balance));
+            value["balance"] = json!(kassa_store::present::money(store.currency(), wallet.balance));
             value["currency"] = json!(store.currency().code());
             emit(json, &value, || {
                 format!(

@@ -5,9 +5,11 @@ mod books;
 mod customer;
 pub mod key;
 mod order;
+pub mod provider;
 mod service;
 mod verification;
 mod wallet;
+mod webhook;
 
 use anyhow::Result;
 
@@ -23,6 +25,8 @@ pub async fn run(settings: &Settings, command: AdminCommand) -> Result<()> {
         AdminCommand::Service(c) => service::run(store.as_ref(), c).await,
         AdminCommand::Order(c) => order::run(store.as_ref(), c).await,
         AdminCommand::Verification(c) => verification::run(settings, store.as_ref(), c).await,
+        AdminCommand::Provider(c) => provider::run(settings, store.as_ref(), c).await,
+        AdminCommand::Webhook(c) => webhook::run(settings, store.as_ref(), c).await,
         AdminCommand::Books { json } => books::run(store.as_ref(), json).await,
     }
 }

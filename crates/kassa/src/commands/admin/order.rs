@@ -1,6 +1,6 @@
 use anyhow::{bail, Context, Result};
 use kassa_core::{CustomerId, OrderId, OrderStatus};
-use kassa_store::{OrderFilter, StatusChange, Store};
+use kassa_store::{OrderFilter, Resolution, StatusChange, Store, Upstream};
 use serde_json::json;
 
 use crate::cli::OrderCommand;
@@ -14,10 +14,21 @@ pub async fn run(store: &dyn Store, command: OrderCommand) -> Result<()> {
     let currency = store.currency().clone();
     let (id, change, json) = match command {
         OrderCommand::List { customer, status, page, limit, json } => {
-            let status = status.as_deref().map(str::parse::<OrderStatus>).transpose()?;
+            // --status takes an order status or an upstream state (needs_review, queued, ...).
+            let (status, upstream) = match status.as_deref() {
+                None => (None, None),
+                Some(text) => match (text.parse::<OrderStatus>(), text.parse::<Upstream>()) {
+                    (Ok(status), _) => (Some(status), None),
+                    (_, Ok(upstream)) => (None, Some(upstream)),
+                    (Err(e), Err(_)) => {
+                        bail!("{e}; or an upstream state: needs_review, queued, submitting, submitted, manual, closed")
+                    }
+                },
+            };
             let filter = OrderFilter {
                 customer_id: customer.map(CustomerId),
                 status,
+                upstream,
                 page: page.max(1),
                 limit: limit.clamp(1, 1000),
             };
@@ -34,11 +45,12 @@ pub async fn run(store: &dyn Store, command: OrderCommand) -> Result<()> {
                     .iter()
                     .map(|o| {
                         format!(
-                            "{}  #{:<6} customer {:<5} {:<11} {:>10} {}  service {} x{}",
+                            "{}  #{:<6} customer {:<5} {:<11} {:<12} {:>10} {}  service {} x{}",
                             o.id,
                             o.seq,
                             o.customer_id,
                             o.status,
+                            o.upstream,
                             currency.format(o.charge),
                             currency.code(),
                             o.service_id,
@@ -72,6 +84,24 @@ pub async fn run(store: &dyn Store, command: OrderCommand) -> Result<()> {
         OrderCommand::Cancel { id, json } => {
             (id, StatusChange { status: Some(OrderStatus::Canceled), ..Default::default() }, json)
         }
+        OrderCommand::Attach { id, provider_order, json } => {
+            let provider_order = provider_order.trim().to_string();
+            if provider_order.is_empty() || provider_order.len() > 64 {
+                bail!("--provider-order is the provider's order id (1 to 64 characters)");
+            }
+            let order =
+                store.resolve_review(&order_id(&id)?, Resolution::Attach { provider_order_id: provider_order }).await?;
+            emit(json, &output::order(&currency, &order), || describe(&currency, &order));
+            return Ok(());
+        }
+        OrderCommand::Requeue { id, confirm, json } => {
+            if !confirm {
+                bail!("sending an order again needs --confirm: do it only if the provider surely does not have it");
+            }
+            let order = store.resolve_review(&order_id(&id)?, Resolution::Requeue).await?;
+            emit(json, &output::order(&currency, &order), || describe(&currency, &order));
+            return Ok(());
+        }
         OrderCommand::Refund { id, confirm, json } => {
             if !confirm {
                 bail!("refunding a completed order needs --confirm");
@@ -94,11 +124,13 @@ pub async fn run(store: &dyn Store, command: OrderCommand) -> Result<()> {
 
 fn describe(currency: &kassa_core::Currency, o: &kassa_store::OrderRecord) -> String {
     format!(
-        "{} (#{}) customer {}: {}, charge {}, refunded {}, service {} x{}, link {}",
+        "{} (#{}) customer {}: {} (upstream {}{}), charge {}, refunded {}, service {} x{}, link {}",
         o.id,
         o.seq,
         o.customer_id,
         o.status,
+        o.upstream,
+        o.last_error.as_deref().map(|e| format!(": {e}")).unwrap_or_default(),
         output::money_text(currency, o.charge),
         output::money_text(currency, o.refunded),
         o.service_id,

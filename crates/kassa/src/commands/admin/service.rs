@@ -31,8 +31,34 @@ pub async fn run(store: &dyn Store, command: ServiceCommand) -> Result<()> {
                 )
             });
         }
-        ServiceCommand::Update { id, name, category, kind: k, price_per_1000, min, max, active, json } => {
+        ServiceCommand::Update {
+            id,
+            name,
+            category,
+            kind: k,
+            price_per_1000,
+            min,
+            max,
+            active,
+            provider,
+            provider_service,
+            no_provider,
+            cancel_allowed,
+            refill_allowed,
+            json,
+        } => {
+            let provider = match (provider, provider_service, no_provider) {
+                (Some(provider), Some(service), _) => {
+                    let record = super::provider::find(store, &provider).await?;
+                    Some(Some((record.id, service)))
+                }
+                (_, _, true) => Some(None),
+                _ => None,
+            };
             let patch = ServicePatch {
+                provider,
+                cancel_allowed,
+                refill_allowed,
                 name,
                 category,
                 kind: k.as_deref().map(kind).transpose()?,

@@ -53,7 +53,7 @@ pub async fn run(settings: &Settings, store: &dyn Store, command: VerificationCo
                 lines.extend(audit.iter().map(|a| {
                     format!(
                         "  {}  {:<7} by {}{}",
-                        kassa_server::present::rfc3339(a.created_at),
+                        kassa_store::present::rfc3339(a.created_at),
                         a.action,
                         a.actor,
                         a.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
@@ -153,8 +153,8 @@ fn record(v: &VerificationRecord) -> Value {
             "type": d.kind.as_str(),
             "size": d.size,
         })).collect::<Vec<_>>(),
-        "submitted_at": kassa_server::present::rfc3339(v.submitted_at),
-        "reviewed_at": v.reviewed_at.map(kassa_server::present::rfc3339),
+        "submitted_at": kassa_store::present::rfc3339(v.submitted_at),
+        "reviewed_at": v.reviewed_at.map(kassa_store::present::rfc3339),
         "reviewed_by": v.reviewed_by,
         "review_reason": v.review_reason,
     })
@@ -167,7 +167,7 @@ fn audit_entry(a: &AuditEntry) -> Value {
         "to_status": a.to_status.as_str(),
         "actor": a.actor,
         "reason": a.reason,
-        "at": kassa_server::present::rfc3339(a.created_at),
+        "at": kassa_store::present::rfc3339(a.created_at),
     })
 }
 
@@ -180,6 +180,6 @@ fn line(v: &VerificationRecord) -> String {
         v.status,
         v.verify_type,
         documents.join(" "),
-        kassa_server::present::rfc3339(v.submitted_at)
+        kassa_store::present::rfc3339(v.submitted_at)
     )
 }

@@ -24,7 +24,7 @@ pub async fn run(store: &dyn Store, command: WalletCommand) -> Result<()> {
             let wallet = store.wallet(CustomerId(customer)).await?;
             let value = json!({
                 "customer_id": customer,
-                "balance": kassa_server::present::money(&currency, wallet.balance),
+                "balance": kassa_store::present::money(&currency, wallet.balance),
                 "currency": currency.code(),
             });
             emit(json, &value, || format!("customer {customer}: {}", output::money_text(&currency, wallet.balance)));
@@ -78,7 +78,7 @@ async fn post(
         .await?;
     let value = json!({
         "customer_id": customer,
-        "balance": kassa_server::present::money(&currency, entry.balance_after),
+        "balance": kassa_store::present::money(&currency, entry.balance_after),
         "currency": currency.code(),
         "entry": output::ledger_entry(&currency, &entry),
     });

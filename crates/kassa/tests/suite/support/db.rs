@@ -77,8 +77,13 @@ impl TestDb {
         let postgres_url = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => {
-                let name = format!("kassa_t_{}", kassa_core::ids::random_token(b"abcdefghijklmnopqrstuvwxyz0123456789", 16));
-                admin_client().await.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+                let name =
+                    format!("kassa_t_{}", kassa_core::ids::random_token(b"abcdefghijklmnopqrstuvwxyz0123456789", 16));
+                admin_client()
+                    .await
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
                 let url = with_database(&postgres_admin_url(), &name);
                 PostgresStore::migrate(&PostgresOptions::new(&url)).await.expect("migrate test database");
                 Some(url)
@@ -135,7 +140,8 @@ impl TestDb {
             Backend::Postgres => {
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 runtime.block_on(async move {
-                    let (client, connection) = tokio_postgres::connect(&url.unwrap(), tokio_postgres::NoTls).await.unwrap();
+                    let (client, connection) =
+                        tokio_postgres::connect(&url.unwrap(), tokio_postgres::NoTls).await.unwrap();
                     tokio::spawn(connection);
                     // Orders debit wallets and profile writes change customers: exclusive table
                     // locks make every such write wait, while plain reads go on.

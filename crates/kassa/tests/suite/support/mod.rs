@@ -5,9 +5,11 @@
 #![allow(dead_code)]
 
 pub mod db;
+pub mod fulfilment;
 pub mod process;
 pub mod profile;
 pub mod raw;
+pub mod receiver;
 pub mod services;
 
 use std::sync::Arc;

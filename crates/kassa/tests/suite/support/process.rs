@@ -111,8 +111,21 @@ impl KassaEnv {
             self.json(&["admin", "wallet", "credit", "--customer", &customer.to_string(), "--amount", balance]);
         }
         let service = self.json(&[
-            "admin", "service", "create", "--name", "S", "--category", "C", "--type", "default", "--price-per-1000", price,
-            "--min", "1", "--max", "100000",
+            "admin",
+            "service",
+            "create",
+            "--name",
+            "S",
+            "--category",
+            "C",
+            "--type",
+            "default",
+            "--price-per-1000",
+            price,
+            "--min",
+            "1",
+            "--max",
+            "100000",
         ])["id"]
             .as_i64()
             .expect("service id");
@@ -143,19 +156,21 @@ pub struct KassaProcess {
 
 impl KassaProcess {
     pub fn start(env: &KassaEnv, extra_args: &[&str], log: Option<&Path>) -> Self {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra_args);
+        Self::spawn(env, &args, "kassa listening on ", log)
+    }
+
+    /// Runs `kassa <args>` until it prints a line starting with `ready`; the rest of that line
+    /// (an address) becomes `base_url`.
+    pub fn spawn(env: &KassaEnv, args: &[&str], ready: &str, log: Option<&Path>) -> Self {
         let stderr = match log {
             Some(path) => Stdio::from(std::fs::File::create(path).expect("create log file")),
             None => Stdio::inherit(),
         };
         #[allow(clippy::zombie_processes)] // reaped by `Drop`, `kill` or `terminate`
-        let mut child = env
-            .command()
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(extra_args)
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn kassa serve");
+        let mut child =
+            env.command().args(args).stdout(Stdio::piped()).stderr(stderr).spawn().expect("spawn kassa serve");
         let stdout = child.stdout.take().expect("stdout");
         let (lines_tx, lines_rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -171,7 +186,7 @@ impl KassaProcess {
         loop {
             match lines_rx.recv_timeout(Duration::from_secs(60)) {
                 Ok(line) => {
-                    let found = line.strip_prefix("kassa listening on ").map(str::to_string);
+                    let found = line.strip_prefix(ready).map(str::to_string);
                     banner.push(line);
                     if let Some(url) = found {
                         return Self { child, base_url: url, banner };
@@ -179,7 +194,7 @@ impl KassaProcess {
                 }
                 Err(_) => {
                     let _ = child.kill();
-                    panic!("kassa serve did not report its address; printed: {banner:?}");
+                    panic!("kassa {args:?} did not print {ready:?}; printed: {banner:?}");
                 }
             }
         }

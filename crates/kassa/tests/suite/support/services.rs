@@ -32,7 +32,8 @@ impl OwnPostgres {
             .map(PathBuf::from)
             .ok()
             .or_else(|| {
-                let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql").ok()?.flatten().map(|e| e.path().join("bin")).collect();
+                let mut dirs: Vec<PathBuf> =
+                    std::fs::read_dir("/usr/lib/postgresql").ok()?.flatten().map(|e| e.path().join("bin")).collect();
                 dirs.sort();
                 dirs.pop()
             })
@@ -69,13 +70,13 @@ impl OwnPostgres {
     }
 
     fn ctl_start(&self) {
-        let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            self.port,
-            self.dir.path().display()
-        );
+        let options =
+            format!("-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", self.port, self.dir.path().display());
         let log = self.dir.path().join("log").display().to_string();
-        assert!(self.pg(&["pg_ctl", "-D", &self.data_dir(), "-l", &log, "-w", "-o", &options, "start"]).success(), "pg_ctl start");
+        assert!(
+            self.pg(&["pg_ctl", "-D", &self.data_dir(), "-l", &log, "-w", "-o", &options, "start"]).success(),
+            "pg_ctl start"
+        );
     }
 
     pub fn url(&self) -> String {

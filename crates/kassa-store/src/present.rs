@@ -1,9 +1,9 @@
 //! Records as the wire shows them. Shared by the API handlers and the admin CLI's `--json`, so
 //! an order reads the same everywhere.
 
+use crate::model::{Customer, DocumentSlot, OrderRecord, ServiceRecord, VerificationRecord, INITIAL_ORDER_STATUS};
 use chrono::{DateTime, SecondsFormat, Utc};
 use kassa_core::{Currency, Minor};
-use kassa_store::{Customer, DocumentSlot, OrderRecord, ServiceRecord, VerificationRecord, INITIAL_ORDER_STATUS};
 use kassa_wire::profile::{Profile, Verification};
 use kassa_wire::v1::{CreatedOrder, Order, Service};
 use kassa_wire::Amount;
@@ -106,6 +106,19 @@ pub fn order(currency: &Currency, o: &OrderRecord) -> Order {
         created_at: rfc3339(o.created_at),
         updated_at: rfc3339(o.updated_at),
     }
+}
+
+/// The body of an `order.status_changed` webhook: the order right after the change.
+pub fn status_event(currency: &Currency, o: &OrderRecord, previous: kassa_core::OrderStatus, at: i64) -> String {
+    let event = kassa_wire::webhook::Event {
+        kind: kassa_wire::webhook::ORDER_STATUS_CHANGED.to_string(),
+        timestamp: rfc3339(at),
+        data: kassa_wire::webhook::EventData {
+            order: order(currency, o),
+            previous_status: previous.as_str().to_string(),
+        },
+    };
+    serde_json::to_string(&event).expect("events serialize")
 }
 
 #[cfg(test)]

@@ -1,0 +1,262 @@
+//! Providers and the upstream side of orders, on PostgreSQL. Claims use
+//! `FOR UPDATE SKIP LOCKED`, so any number of workers on any number of nodes take disjoint work.
+
+use deadpool_postgres::GenericClient;
+use kassa_core::{Currency, CustomerId, OrderId, OrderStatus};
+
+use super::map_err;
+use super::rows::{self, ORDER_COLUMNS, PROVIDER_COLUMNS};
+use super::sql::{apply_change, order_for_update, service};
+use crate::model::*;
+use crate::rules;
+use crate::{StoreError, StoreResult};
+
+pub async fn create_provider(tx: &impl GenericClient, new: &NewProvider, now: Millis) -> StoreResult<ProviderRecord> {
+    rules::check_provider(new)?;
+    let inserted = tx
+        .query_one(
+            &format!(
+                "INSERT INTO providers (name, kind, url, key_sealed, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $5) RETURNING {PROVIDER_COLUMNS}"
+            ),
+            &[&new.name, &new.kind.as_str(), &new.url, &new.key_sealed, &now],
+        )
+        .await;
+    match inserted {
+        Ok(row) => rows::provider(&row),
+        Err(e) if e.as_db_error().is_some_and(|d| d.code() == &tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+            Err(StoreError::Conflict(format!("a provider named {} already exists", new.name)))
+        }
+        Err(e) => Err(map_err(e)),
+    }
+}
+
+pub async fn providers(c: &impl GenericClient) -> StoreResult<Vec<ProviderRecord>> {
+    let rows = c.query(&format!("SELECT {PROVIDER_COLUMNS} FROM providers ORDER BY id"), &[]).await.map_err(map_err)?;
+    rows.iter().map(rows::provider).collect()
+}
+
+pub async fn claim_submissions(
+    tx: &impl GenericClient,
+    limit: u32,
+    lease_until: Millis,
+    now: Millis,
+) -> StoreResult<Vec<OrderRecord>> {
+    tx.execute(
+        "UPDATE orders SET upstream = 'needs_review', claimed_until = NULL, updated_at = $1,
+                           last_error = 'the worker sending it stopped before learning the outcome'
+         WHERE upstream = 'submitting' AND claimed_until < $1",
+        &[&now],
+    )
+    .await
+    .map_err(map_err)?;
+    let rows = tx
+        .query(
+            &format!(
+                "UPDATE orders SET upstream = 'submitting', claimed_until = $2, updated_at = $3
+                 WHERE seq IN (SELECT seq FROM orders WHERE upstream = 'queued' AND next_attempt_at <= $3
+                               ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+                 RETURNING {ORDER_COLUMNS}"
+            ),
+            &[&i64::from(limit), &lease_until, &now],
+        )
+        .await
+        .map_err(map_err)?;
+    rows.iter().map(rows::order).collect()
+}
+
+pub async fn record_submission(
+    tx: &impl GenericClient,
+    currency: &Currency,
+    id: &OrderId,
+    submission: &Submission,
+    poll_at: Millis,
+    now: Millis,
+) -> StoreResult<OrderRecord> {
+    let current = order_for_update(tx, None, id).await?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))?;
+    if current.upstream != Upstream::Submitting {
+        let note = format!("submission outcome after the order left 'submitting': {submission:?}");
+        tx.execute(
+            "UPDATE orders SET last_error = $2, provider_order_id = COALESCE(provider_order_id, $3), updated_at = $4
+             WHERE id = $1",
+            &[&id.as_str(), &note, &rules::accepted_id(submission), &now],
+        )
+        .await
+        .map_err(map_err)?;
+        return order_for_update(tx, None, id).await?.ok_or_else(|| StoreError::NotFound(format!("order {id}")));
+    }
+    match submission {
+        Submission::Accepted { provider_order_id } => {
+            tx.execute(
+                "UPDATE orders SET provider_order_id = $2, next_attempt_at = $3, last_error = NULL WHERE id = $1",
+                &[&id.as_str(), provider_order_id, &poll_at],
+            )
+            .await
+            .map_err(map_err)?;
+            let change = StatusChange { status: Some(OrderStatus::Processing), ..Default::default() };
+            apply_change(tx, currency, &current, &change, Some((Upstream::Submitted, None)), now).await
+        }
+        Submission::NotSent { error, retry_at } => {
+            let row = tx
+                .query_one(
+                    &format!(
+                        "UPDATE orders SET upstream = 'queued', attempts = attempts + 1, next_attempt_at = $2,
+                                           last_error = $3, claimed_until = NULL, updated_at = $4
+                         WHERE id = $1 RETURNING {ORDER_COLUMNS}"
+                    ),
+                    &[&id.as_str(), retry_at, error, &now],
+                )
+                .await
+                .map_err(map_err)?;
+            rows::order(&row)
+        }
+        Submission::NeedsReview { reason } => {
+            apply_change(
+                tx,
+                currency,
+                &current,
+                &StatusChange::default(),
+                Some((Upstream::NeedsReview, Some(reason))),
+                now,
+            )
+            .await
+        }
+        Submission::Rejected { error } => {
+            let change = StatusChange { status: Some(OrderStatus::Canceled), ..Default::default() };
+            apply_change(tx, currency, &current, &change, Some((Upstream::Closed, Some(error))), now).await
+        }
+    }
+}
+
+pub async fn claim_polls(
+    tx: &impl GenericClient,
+    limit: u32,
+    lease_until: Millis,
+    due_by: Millis,
+) -> StoreResult<Vec<OrderRecord>> {
+    let rows = tx
+        .query(
+            &format!(
+                "UPDATE orders SET next_attempt_at = $2
+                 WHERE seq IN (SELECT seq FROM orders WHERE upstream = 'submitted' AND next_attempt_at <= $3
+                               ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+                 RETURNING {ORDER_COLUMNS}"
+            ),
+            &[&i64::from(limit), &lease_until, &due_by],
+        )
+        .await
+        .map_err(map_err)?;
+    rows.iter().map(rows::order).collect()
+}
+
+pub async fn record_poll(
+    tx: &impl GenericClient,
+    currency: &Currency,
+    id: &OrderId,
+    change: &StatusChange,
+    next_poll_at: Millis,
+    now: Millis,
+) -> StoreResult<OrderRecord> {
+    let current = order_for_update(tx, None, id).await?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))?;
+    if current.upstream != Upstream::Submitted {
+        return Ok(current);
+    }
+    tx.execute("UPDATE orders SET next_attempt_at = $2 WHERE id = $1", &[&id.as_str(), &next_poll_at])
+        .await
+        .map_err(map_err)?;
+    // Decide before writing: a report our state machine does not allow keeps its raw status only.
+    match rules::plan_change(&current, change) {
+        Err(StoreError::InvalidTransition { .. } | StoreError::Invalid(_)) if change.status.is_some() => {
+            let note = format!("provider reported {:?} while the order is {}", change.smm_status, current.status);
+            let raw_only = StatusChange { status: None, ..change.clone() };
+            apply_change(tx, currency, &current, &raw_only, Some((current.upstream, Some(&note))), now).await
+        }
+        _ => apply_change(tx, currency, &current, change, None, now).await,
+    }
+}
+
+pub async fn resolve_review(
+    tx: &impl GenericClient,
+    currency: &Currency,
+    id: &OrderId,
+    resolution: &Resolution,
+    now: Millis,
+) -> StoreResult<OrderRecord> {
+    let current = order_for_update(tx, None, id).await?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))?;
+    if current.upstream != Upstream::NeedsReview {
+        return Err(StoreError::Invalid(format!(
+            "order {id} is not waiting for review (upstream: {})",
+            current.upstream
+        )));
+    }
+    match resolution {
+        Resolution::Attach { provider_order_id } => {
+            tx.execute(
+                "UPDATE orders SET provider_order_id = $2, next_attempt_at = $3 WHERE id = $1",
+                &[&id.as_str(), provider_order_id, &now],
+            )
+            .await
+            .map_err(map_err)?;
+            let status = (current.status == OrderStatus::Pending).then_some(OrderStatus::Processing);
+            let change = StatusChange { status, ..Default::default() };
+            apply_change(tx, currency, &current, &change, Some((Upstream::Submitted, None)), now).await
+        }
+        Resolution::Requeue => {
+            let row = tx
+                .query_one(
+                    &format!(
+                        "UPDATE orders SET upstream = 'queued', attempts = 0, next_attempt_at = $2, last_error = NULL,
+                                           claimed_until = NULL, updated_at = $2
+                         WHERE id = $1 RETURNING {ORDER_COLUMNS}"
+                    ),
+                    &[&id.as_str(), &now],
+                )
+                .await
+                .map_err(map_err)?;
+            rows::order(&row)
+        }
+    }
+}
+
+pub async fn cancel_order(
+    tx: &impl GenericClient,
+    currency: &Currency,
+    customer: Option<CustomerId>,
+    id: &OrderId,
+    now: Millis,
+) -> StoreResult<CancelOutcome> {
+    let current =
+        order_for_update(tx, customer, id).await?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))?;
+    let service = service(tx, current.service_id).await?;
+    match rules::cancel_decision(&current, service.as_ref())? {
+        rules::CancelDecision::Local => {
+            let change = StatusChange { status: Some(OrderStatus::Canceled), ..Default::default() };
+            Ok(CancelOutcome::Canceled(apply_change(tx, currency, &current, &change, None, now).await?))
+        }
+        rules::CancelDecision::AskProvider => Ok(CancelOutcome::AskProvider(current)),
+    }
+}
+
+pub async fn create_refill(
+    tx: &impl GenericClient,
+    id: &OrderId,
+    provider_refill_id: Option<&str>,
+    status: &str,
+    now: Millis,
+) -> StoreResult<RefillRecord> {
+    let row = tx
+        .query_one(
+            "INSERT INTO refills (order_id, provider_refill_id, status, created_at) VALUES ($1, $2, $3, $4)
+             RETURNING id, order_id, provider_refill_id, status, created_at",
+            &[&id.as_str(), &provider_refill_id, &status, &now],
+        )
+        .await
+        .map_err(map_err)?;
+    Ok(RefillRecord {
+        id: row.get(0),
+        order_id: row.get(1),
+        provider_refill_id: row.get(2),
+        status: row.get(3),
+        created_at: row.get(4),
+    })
+}

@@ -1,0 +1,258 @@
+//! Providers and the upstream side of orders, on SQLite. Claims are single `UPDATE … RETURNING`
+//! statements in the one writer's transaction, so two workers never hold the same order.
+
+use kassa_core::{Currency, CustomerId, OrderId, OrderStatus};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::map_err;
+use super::rows::{self, ORDER_COLUMNS, PROVIDER_COLUMNS};
+use super::sql::{apply_change, order};
+use crate::model::*;
+use crate::rules;
+use crate::{StoreError, StoreResult};
+
+pub fn create_provider(conn: &Connection, new: &NewProvider, now: Millis) -> StoreResult<ProviderRecord> {
+    rules::check_provider(new)?;
+    let inserted = conn.execute(
+        "INSERT INTO providers (name, kind, url, key_sealed, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+        params![new.name, new.kind.as_str(), new.url, new.key_sealed, now],
+    );
+    match inserted {
+        Ok(_) => conn
+            .query_row(
+                &format!("SELECT {PROVIDER_COLUMNS} FROM providers WHERE id = ?1"),
+                [conn.last_insert_rowid()],
+                rows::provider,
+            )
+            .map_err(map_err),
+        Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+            Err(StoreError::Conflict(format!("a provider named {} already exists", new.name)))
+        }
+        Err(e) => Err(map_err(e)),
+    }
+}
+
+pub fn providers(conn: &Connection) -> StoreResult<Vec<ProviderRecord>> {
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {PROVIDER_COLUMNS} FROM providers ORDER BY id")).map_err(map_err)?;
+    let rows = stmt.query_map([], rows::provider).map_err(map_err)?;
+    rows.collect::<Result<_, _>>().map_err(map_err)
+}
+
+fn collect_orders(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> StoreResult<Vec<OrderRecord>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(map_err)?;
+    let rows = stmt.query_map(args, rows::order).map_err(map_err)?;
+    rows.collect::<Result<_, _>>().map_err(map_err)
+}
+
+/// First turns submissions whose worker vanished into `needs_review` (the request may have
+/// reached the provider), then claims due queued orders, marking them `submitting` under a lease.
+pub fn claim_submissions(
+    conn: &Connection,
+    limit: u32,
+    lease_until: Millis,
+    now: Millis,
+) -> StoreResult<Vec<OrderRecord>> {
+    conn.prepare_cached(
+        "UPDATE orders SET upstream = 'needs_review', claimed_until = NULL, updated_at = ?1,
+                           last_error = 'the worker sending it stopped before learning the outcome'
+         WHERE upstream = 'submitting' AND claimed_until < ?1",
+    )
+    .and_then(|mut s| s.execute([now]))
+    .map_err(map_err)?;
+    collect_orders(
+        conn,
+        &format!(
+            "UPDATE orders SET upstream = 'submitting', claimed_until = ?2, updated_at = ?3
+             WHERE seq IN (SELECT seq FROM orders WHERE upstream = 'queued' AND next_attempt_at <= ?3
+                           ORDER BY next_attempt_at LIMIT ?1)
+             RETURNING {ORDER_COLUMNS}"
+        ),
+        params![limit, lease_until, now],
+    )
+}
+
+pub fn record_submission(
+    conn: &Connection,
+    currency: &Currency,
+    id: &OrderId,
+    submission: &Submission,
+    poll_at: Millis,
+    now: Millis,
+) -> StoreResult<OrderRecord> {
+    let current = order(conn, None, id)?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))?;
+    if current.upstream != Upstream::Submitting {
+        // Someone else decided meanwhile (an operator canceled it): keep what the provider said
+        // for the operator, change nothing else.
+        let note = format!("submission outcome after the order left 'submitting': {submission:?}");
+        conn.execute(
+            "UPDATE orders SET last_error = ?2, provider_order_id = COALESCE(provider_order_id, ?3), updated_at = ?4
+             WHERE id = ?1",
+            params![id.as_str(), note, rules::accepted_id(submission), now],
+        )
+        .map_err(map_err)?;
+        return order(conn, None, id)?.ok_or_else(|| StoreError::NotFound(format!("order {id}")));
+    }
+    match submission {
+        Submission::Accepted { provider_order_id } => {
+            conn.execute(
+                "UPDATE orders SET provider_order_id = ?2, next_attempt_at = ?3, last_error = NULL WHERE id = ?1",
+                params![id.as_str(), provider_order_id, poll_at],
+            )
+            .map_err(map_err)?;
+            let change = StatusChange { status: Some(OrderStatus::Processing), ..Default::default() };
+            apply_change(conn, currency, &current, &change, Some((Upstream::Submitted, None)), now)
+        }
+        Submission::NotSent { error, retry_at } => {
+            conn.execute(
+                "UPDATE orders SET upstream = 'queued', attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3,
+                                   claimed_until = NULL, updated_at = ?4
+                 WHERE id = ?1",
+                params![id.as_str(), retry_at, error, now],
+            )
+            .map_err(map_err)?;
+            order(conn, None, id)?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))
+        }
+        Submission::NeedsReview { reason } => {
+            let change = StatusChange::default();
+            apply_change(conn, currency, &current, &change, Some((Upstream::NeedsReview, Some(reason))), now)
+        }
+        Submission::Rejected { error } => {
+            let change = StatusChange { status: Some(OrderStatus::Canceled), ..Default::default() };
+            apply_change(conn, currency, &current, &change, Some((Upstream::Closed, Some(error))), now)
+        }
+    }
+}
+
+/// Claims submitted orders due for a status check; the claim pushes their next check past the
+/// lease, so a vanished worker only delays the check.
+pub fn claim_polls(
+    conn: &Connection,
+    limit: u32,
+    lease_until: Millis,
+    due_by: Millis,
+) -> StoreResult<Vec<OrderRecord>> {
+    collect_orders(
+        conn,
+        &format!(
+            "UPDATE orders SET next_attempt_at = ?2
+             WHERE seq IN (SELECT seq FROM orders WHERE upstream = 'submitted' AND next_attempt_at <= ?3
+                           ORDER BY next_attempt_at LIMIT ?1)
+             RETURNING {ORDER_COLUMNS}"
+        ),
+        params![limit, lease_until, due_by],
+    )
+}
+
+pub fn record_poll(
+    conn: &Connection,
+    currency: &Currency,
+    id: &OrderId,
+    change: &StatusChange,
+    next_poll_at: Millis,
+    now: Millis,
+) -> StoreResult<OrderRecord> {
+    let current = order(conn, None, id)?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))?;
+    if current.upstream != Upstream::Submitted {
+        return Ok(current);
+    }
+    conn.execute("UPDATE orders SET next_attempt_at = ?2 WHERE id = ?1", params![id.as_str(), next_poll_at])
+        .map_err(map_err)?;
+    match apply_change(conn, currency, &current, change, None, now) {
+        Err(StoreError::InvalidTransition { .. } | StoreError::Invalid(_)) if change.status.is_some() => {
+            // The provider reports something our state machine does not allow (completed after
+            // partial, a partial without usable remains). Keep its raw status, change nothing
+            // else, and leave a note for the operator.
+            let note = format!("provider reported {:?} while the order is {}", change.smm_status, current.status);
+            let raw_only = StatusChange { status: None, ..change.clone() };
+            apply_change(conn, currency, &current, &raw_only, Some((current.upstream, Some(&note))), now)
+        }
+        other => other,
+    }
+}
+
+pub fn resolve_review(
+    conn: &Connection,
+    currency: &Currency,
+    id: &OrderId,
+    resolution: &Resolution,
+    now: Millis,
+) -> StoreResult<OrderRecord> {
+    let current = order(conn, None, id)?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))?;
+    if current.upstream != Upstream::NeedsReview {
+        return Err(StoreError::Invalid(format!(
+            "order {id} is not waiting for review (upstream: {})",
+            current.upstream
+        )));
+    }
+    match resolution {
+        Resolution::Attach { provider_order_id } => {
+            conn.execute(
+                "UPDATE orders SET provider_order_id = ?2, next_attempt_at = ?3 WHERE id = ?1",
+                params![id.as_str(), provider_order_id, now],
+            )
+            .map_err(map_err)?;
+            let status = (current.status == OrderStatus::Pending).then_some(OrderStatus::Processing);
+            let change = StatusChange { status, ..Default::default() };
+            apply_change(conn, currency, &current, &change, Some((Upstream::Submitted, None)), now)
+        }
+        Resolution::Requeue => {
+            conn.execute(
+                "UPDATE orders SET upstream = 'queued', attempts = 0, next_attempt_at = ?2, last_error = NULL,
+                                   claimed_until = NULL, updated_at = ?2
+                 WHERE id = ?1",
+                params![id.as_str(), now],
+            )
+            .map_err(map_err)?;
+            order(conn, None, id)?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))
+        }
+    }
+}
+
+pub fn cancel_order(
+    conn: &Connection,
+    currency: &Currency,
+    customer: Option<CustomerId>,
+    id: &OrderId,
+    now: Millis,
+) -> StoreResult<CancelOutcome> {
+    let current = order(conn, customer, id)?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))?;
+    let service = super::sql::service(conn, current.service_id)?;
+    match rules::cancel_decision(&current, service.as_ref())? {
+        rules::CancelDecision::Local => {
+            let change = StatusChange { status: Some(OrderStatus::Canceled), ..Default::default() };
+            Ok(CancelOutcome::Canceled(apply_change(conn, currency, &current, &change, None, now)?))
+        }
+        rules::CancelDecision::AskProvider => Ok(CancelOutcome::AskProvider(current)),
+    }
+}
+
+pub fn create_refill(
+    conn: &Connection,
+    id: &OrderId,
+    provider_refill_id: Option<&str>,
+    status: &str,
+    now: Millis,
+) -> StoreResult<RefillRecord> {
+    conn.execute(
+        "INSERT INTO refills (order_id, provider_refill_id, status, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![id.as_str(), provider_refill_id, status, now],
+    )
+    .map_err(map_err)?;
+    conn.query_row(
+        "SELECT id, order_id, provider_refill_id, status, created_at FROM refills WHERE id = ?1",
+        [conn.last_insert_rowid()],
+        |r| {
+            Ok(RefillRecord {
+                id: r.get(0)?,
+                order_id: r.get(1)?,
+                provider_refill_id: r.get(2)?,
+                status: r.get(3)?,
+                created_at: r.get(4)?,
+            })
+        },
+    )
+    .optional()
+    .map_err(map_err)?
+    .ok_or_else(|| StoreError::Internal("refill vanished".into()))
+}

@@ -1,0 +1,312 @@
+//! Orders flowing through a real provider simulator and real workers: completion, partial and
+//! canceled outcomes refunded exactly once, ambiguous submissions held for review and never sent
+//! twice, batched status polling, and the customer's cancel and refill requests.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use kassa_core::{OrderId, OrderStatus};
+use kassa_provider_sim::{Control, Fault, Outcome};
+use kassa_store::{OrderFilter, OrderRecord, Resolution, StatusChange, Upstream};
+use serde_json::json;
+
+use crate::support::fulfilment::{eventually, quick_simulator, quick_worker};
+use crate::support::{assert_error, Account, Backend, TestServer};
+
+crate::backend_tests!(
+    an_order_reaches_completed_through_the_worker,
+    partial_and_canceled_outcomes_refund_once_across_restarts_and_racing_workers,
+    an_ambiguous_submission_is_reviewed_never_resent,
+    a_provider_that_cannot_be_reached_is_retried_then_reviewed,
+    a_refused_order_is_canceled_and_refunded,
+    statuses_are_polled_in_batches,
+    customers_cancel_and_refill,
+);
+
+const WAIT: Duration = Duration::from_secs(15);
+
+async fn place(account: &Account, service: i64, quantity: u64) -> OrderId {
+    let body = json!({"service_id": service, "quantity": quantity, "link": "https://example.com/post/1"});
+    let response = account
+        .signer()
+        .order(&body, &format!("k-{}", kassa_core::ids::random_token(b"abcdef0123456789", 16)))
+        .send()
+        .await;
+    assert_eq!(response.status, 201, "{}", String::from_utf8_lossy(&response.body));
+    response.json().unwrap()["order"]["id"].as_str().unwrap().parse().unwrap()
+}
+
+async fn order(server: &TestServer, id: &OrderId) -> OrderRecord {
+    server.store.order(None, id).await.unwrap().expect("order exists")
+}
+
+async fn until_final(server: &TestServer, id: &OrderId) -> OrderRecord {
+    eventually(WAIT, &format!("order {id} to finish"), || async {
+        let order = order(server, id).await;
+        (order.status.is_final() || order.status == OrderStatus::Completed).then_some(order)
+    })
+    .await
+}
+
+async fn until_upstream(server: &TestServer, id: &OrderId, upstream: Upstream) -> OrderRecord {
+    eventually(WAIT, &format!("order {id} to be {upstream} upstream"), || async {
+        let order = order(server, id).await;
+        (order.upstream == upstream).then_some(order)
+    })
+    .await
+}
+
+fn adds(sim: &kassa_provider_sim::Simulator) -> usize {
+    sim.requests().iter().filter(|r| r.action == "add").count()
+}
+
+async fn an_order_reaches_completed_through_the_worker(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let sim = quick_simulator().await;
+    let provider = server.provider("sim", &sim.url()).await;
+    let service = server.provided_service(&provider, "1", "0.90").await;
+    let account = server.customer("10.00").await;
+    let worker = server.worker(quick_worker());
+
+    let id = place(&account, service.id, 1000).await;
+    let done = until_final(&server, &id).await;
+    assert_eq!(done.status, OrderStatus::Completed);
+    assert_eq!(done.upstream, Upstream::Closed);
+    let seen = account.client().order(id.as_str()).await.unwrap();
+    assert_eq!(
+        (seen.status.as_str(), seen.smm_status.as_deref()),
+        ("completed", Some("Completed")),
+        "smm_status mirrors the provider"
+    );
+    assert_eq!(seen.refunded.to_string(), "0.00");
+    assert_eq!(adds(&sim), 1);
+    let add = sim.requests().into_iter().find(|r| r.action == "add").unwrap();
+    assert_eq!((add.params["service"].as_str(), add.params["quantity"].as_str()), ("1", "1000"));
+    assert!(!add.params.contains_key("key"), "the simulator never logs the key");
+    worker.stop().await;
+    assert!(server.store.audit_books().await.unwrap().is_balanced());
+}
+
+async fn partial_and_canceled_outcomes_refund_once_across_restarts_and_racing_workers(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let sim = quick_simulator().await;
+    sim.control(Control { outcomes: vec![Outcome::Partial { remains: 157 }, Outcome::Canceled], ..Default::default() });
+    let provider = server.provider("sim", &sim.url()).await;
+    let service = server.provided_service(&provider, "1", "1.50").await;
+    let account = server.customer("10.00").await;
+
+    // One worker sends both (one after the other, so each meets its outcome), then stops: a
+    // restart mid-way.
+    let first = server.worker(quick_worker());
+    let partial = place(&account, service.id, 450).await; // 0.675 → 0.68
+    until_upstream(&server, &partial, Upstream::Submitted).await;
+    let canceled = place(&account, service.id, 1000).await; // 1.50
+    until_upstream(&server, &canceled, Upstream::Submitted).await;
+    first.stop().await;
+    // Two workers race to poll and refund.
+    let a = server.worker(quick_worker());
+    let b = server.worker(quick_worker());
+    let p = until_final(&server, &partial).await;
+    let c = until_final(&server, &canceled).await;
+    // Give the racing workers more rounds: a second refund would show now.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    a.stop().await;
+    b.stop().await;
+
+    let p2 = order(&server, &partial).await;
+    let c2 = order(&server, &canceled).await;
+    assert_eq!(
+        (p.status, p2.refunded.0, p2.remains),
+        (OrderStatus::Partial, 23, Some(157)),
+        "0.68 x 157/450 = 0.2372 → 0.23"
+    );
+    assert_eq!((c.status, c2.refunded.0), (OrderStatus::Canceled, 150));
+    // 10.00 - 0.68 - 1.50 + 0.23 + 1.50
+    assert_eq!(account.client().balance().await.unwrap().balance.to_string(), "9.55");
+    let refunds: usize = server
+        .store
+        .ledger(account.customer, 100)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.kind == kassa_store::LedgerKind::OrderRefund)
+        .count();
+    assert_eq!(refunds, 2, "one refund entry per order");
+    let books = server.store.audit_books().await.unwrap();
+    assert!(books.is_balanced(), "{books:?}");
+}
+
+async fn an_ambiguous_submission_is_reviewed_never_resent(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let sim = quick_simulator().await;
+    sim.control(Control {
+        faults: HashMap::from([("add".into(), vec![Fault::Timeout, Fault::Reset])]),
+        ..Default::default()
+    });
+    let provider = server.provider("sim", &sim.url()).await;
+    let service = server.provided_service(&provider, "1", "1.00").await;
+    let account = server.customer("10.00").await;
+    let worker = server.worker(quick_worker());
+
+    // One at a time, so the simulator's order ids are known: 1001, then 1002.
+    let timed_out = place(&account, service.id, 1000).await;
+    let first = until_upstream(&server, &timed_out, Upstream::NeedsReview).await;
+    let reset = place(&account, service.id, 1000).await;
+    let second = until_upstream(&server, &reset, Upstream::NeedsReview).await;
+    assert!(first.last_error.as_deref().unwrap_or_default().contains("may have the order"), "{:?}", first.last_error);
+    assert!(second.last_error.as_deref().unwrap_or_default().contains("may have the order"), "{:?}", second.last_error);
+    // More rounds: nothing is sent again, nothing refunded.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(adds(&sim), 2, "each order was sent once: {:?}", sim.requests());
+    assert_eq!(account.client().balance().await.unwrap().balance.to_string(), "8.00", "no automatic refund");
+    let review = server
+        .store
+        .list_orders(OrderFilter { upstream: Some(Upstream::NeedsReview), page: 1, limit: 10, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(review.total, 2);
+
+    // The operator finds the first at the provider (the simulator did create it) and attaches it;
+    // the second is canceled with a refund.
+    let attached =
+        server.store.resolve_review(&timed_out, Resolution::Attach { provider_order_id: "1001".into() }).await.unwrap();
+    assert_eq!((attached.upstream, attached.status), (Upstream::Submitted, OrderStatus::Processing));
+    let canceled = server
+        .store
+        .change_order(&reset, StatusChange { status: Some(OrderStatus::Canceled), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!((canceled.upstream, canceled.refunded.0), (Upstream::Closed, 100));
+    let done = until_final(&server, &timed_out).await;
+    assert_eq!(done.status, OrderStatus::Completed);
+    worker.stop().await;
+    assert_eq!(adds(&sim), 2);
+    assert!(server.store.audit_books().await.unwrap().is_balanced());
+}
+
+async fn a_provider_that_cannot_be_reached_is_retried_then_reviewed(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    // Nothing listens here: every attempt fails before a byte is sent.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let provider = server.provider("down", &format!("http://{closed}/api/v2")).await;
+    let service = server.provided_service(&provider, "1", "1.00").await;
+    let account = server.customer("10.00").await;
+    let worker = server.worker(quick_worker());
+    let id = place(&account, service.id, 1000).await;
+
+    let retried = eventually(WAIT, "a retry", || async {
+        let o = order(&server, &id).await;
+        (o.attempts >= 1 && o.upstream == Upstream::Queued).then_some(o)
+    })
+    .await;
+    assert!(retried.next_attempt_at.unwrap() > retried.updated_at, "the retry waits (backoff)");
+    let reviewed = until_upstream(&server, &id, Upstream::NeedsReview).await;
+    assert!(reviewed.last_error.as_deref().unwrap().starts_with("never sent"), "{:?}", reviewed.last_error);
+    assert_eq!(reviewed.attempts, 2, "bounded: the third failed attempt sent it to review");
+    worker.stop().await;
+    assert_eq!(account.client().balance().await.unwrap().balance.to_string(), "9.00", "no automatic refund");
+
+    // The operator may send it again: the bounded attempts start over.
+    let requeued = server.store.resolve_review(&id, Resolution::Requeue).await.unwrap();
+    assert_eq!((requeued.upstream, requeued.attempts), (Upstream::Queued, 0));
+}
+
+async fn a_refused_order_is_canceled_and_refunded(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let sim = quick_simulator().await;
+    let provider = server.provider("sim", &sim.url()).await;
+    // The simulator has no service 999: it answers {"error": "Incorrect service ID"}.
+    let service = server.provided_service(&provider, "999", "1.00").await;
+    let account = server.customer("10.00").await;
+    let worker = server.worker(quick_worker());
+    let id = place(&account, service.id, 1000).await;
+    let done = until_final(&server, &id).await;
+    worker.stop().await;
+    assert_eq!((done.status, done.refunded.0, done.upstream), (OrderStatus::Canceled, 100, Upstream::Closed));
+    assert!(done.last_error.as_deref().unwrap().contains("Incorrect service ID"));
+    assert_eq!(account.client().balance().await.unwrap().balance.to_string(), "10.00");
+}
+
+async fn statuses_are_polled_in_batches(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let sim = quick_simulator().await;
+    let provider = server.provider("sim", &sim.url()).await;
+    let service = server.provided_service(&provider, "1", "1.00").await;
+    let account = server.customer("10.00").await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(place(&account, service.id, 100).await);
+    }
+    // A poll interval wider than the spread of the five submissions: they fall into one window.
+    let worker = server
+        .worker(kassa_server::fulfilment::WorkerConfig { poll_interval: Duration::from_millis(300), ..quick_worker() });
+    for id in &ids {
+        until_final(&server, id).await;
+    }
+    worker.stop().await;
+    let polls: Vec<_> = sim.requests().into_iter().filter(|r| r.action == "status").collect();
+    assert!(!polls.is_empty());
+    assert!(
+        polls.iter().all(|p| p.params.contains_key("orders") && !p.params.contains_key("order")),
+        "only multi-status calls"
+    );
+    let widest = polls.iter().map(|p| p.params["orders"].split(',').count()).max().unwrap();
+    assert!(widest >= 3, "calls cover several orders at once (widest: {widest})");
+    assert!(polls.len() < 5 * 6, "batched: {} status calls for 5 orders", polls.len());
+}
+
+async fn customers_cancel_and_refill(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let sim = quick_simulator().await;
+    let provider = server.provider("sim", &sim.url()).await;
+    let service = server.provided_service(&provider, "1", "1.00").await;
+    let fixed = server.service(kassa_core::catalog::ServiceKind::Default, "1.00", 1, 100_000).await; // no cancel, no refill
+    let account = server.customer("10.00").await;
+    let signer = account.signer();
+    let cancel = |id: &OrderId| {
+        signer.post(&format!("/api/v1/orders/{id}/cancel"), &json!({})).content_type(None).body(Vec::new())
+    };
+    let refill = |id: &OrderId| {
+        signer.post(&format!("/api/v1/orders/{id}/refill"), &json!({})).content_type(None).body(Vec::new())
+    };
+
+    // Not yet at the provider: canceled and refunded at once.
+    let early = place(&account, service.id, 1000).await;
+    let answer = cancel(&early).send().await;
+    assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
+    let body = answer.json().unwrap();
+    assert_eq!(
+        (body["cancel"].as_str(), body["order"]["status"].as_str(), body["order"]["refunded"].as_f64()),
+        (Some("canceled"), Some("canceled"), Some(1.0))
+    );
+    assert_error(&cancel(&early).send().await, 409, "order_not_cancelable");
+
+    let plain = place(&account, fixed.id, 1000).await;
+    assert_error(&cancel(&plain).send().await, 409, "cancel_not_supported");
+    assert_error(&refill(&plain).send().await, 409, "refill_not_supported");
+    assert_error(&cancel(&"BSAPI-ZZZZZZZZZZZZ".parse().unwrap()).send().await, 404, "order_not_found");
+
+    // At the provider: the provider is asked, and the refund follows its report.
+    let worker = server.worker(quick_worker());
+    let late = place(&account, service.id, 1000).await;
+    until_upstream(&server, &late, Upstream::Submitted).await;
+    assert_error(&refill(&late).send().await, 409, "order_not_refillable");
+    let answer = cancel(&late).send().await;
+    assert_eq!((answer.status, answer.json().unwrap()["cancel"].as_str()), (200, Some("requested")));
+    let canceled = until_final(&server, &late).await;
+    assert_eq!((canceled.status, canceled.refunded.0), (OrderStatus::Canceled, 100));
+    assert!(sim.requests().iter().any(|r| r.action == "cancel"));
+
+    // A completed order is refilled through the provider.
+    let done = place(&account, service.id, 1000).await;
+    assert_eq!(until_final(&server, &done).await.status, OrderStatus::Completed);
+    let answer = refill(&done).send().await;
+    assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
+    let body = answer.json().unwrap();
+    assert_eq!(
+        (body["refill"]["status"].as_str(), body["refill"]["order_id"].as_str()),
+        (Some("requested"), Some(done.as_str()))
+    );
+    worker.stop().await;
+    assert!(server.store.audit_books().await.unwrap().is_balanced());
+}

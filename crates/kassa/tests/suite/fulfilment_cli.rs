@@ -1,0 +1,120 @@
+//! Fulfilment and webhooks end to end with the real binary: `kassa provider-sim`, the admin
+//! CLI's provider, service and webhook commands, and `kassa serve` running the worker.
+
+use std::time::Duration;
+
+use kassa_client::CreateOrderRequest;
+use serde_json::Value;
+
+use crate::support::fulfilment::eventually;
+use crate::support::process::{KassaEnv, KassaProcess};
+use crate::support::receiver::Receiver;
+use crate::support::{Backend, TestDb};
+
+crate::backend_tests!(an_order_flows_through_provider_sim_with_the_cli_and_webhooks);
+
+async fn an_order_flows_through_provider_sim_with_the_cli_and_webhooks(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let env = KassaEnv::for_db(&db);
+    assert!(env.run(&["migrate"]).status.success());
+    let sim = KassaProcess::spawn(
+        &env,
+        &["provider-sim", "--listen", "127.0.0.1:0", "--pending-secs", "0", "--in-progress-secs", "0"],
+        "provider-sim listening on ",
+        None,
+    );
+
+    let provider = env.json(&["admin", "provider", "add", "--name", "sim", "--url", &sim.base_url, "--key", "sim-key"]);
+    assert_eq!((provider["name"].as_str(), provider["kind"].as_str()), (Some("sim"), Some("smm-v2")));
+    assert_eq!(env.json(&["admin", "provider", "list"])["providers"].as_array().map(Vec::len), Some(1));
+    let catalogue = env.json(&["admin", "provider", "services", "sim"]);
+    assert_eq!(catalogue["services"].as_array().map(Vec::len), Some(3), "{catalogue}");
+    assert_eq!(env.json(&["admin", "provider", "balance", "sim"])["balance"].as_str(), Some("1000.00"));
+
+    let seeded = env.seed("10.00", "1.00", 100_000);
+    let service = seeded.service.to_string();
+    let mapped = env.json(&[
+        "admin",
+        "service",
+        "update",
+        &service,
+        "--provider",
+        "sim",
+        "--provider-service",
+        "1",
+        "--cancel-allowed",
+        "true",
+    ]);
+    assert_eq!(mapped["id"].as_i64(), Some(seeded.service));
+
+    let receiver = Receiver::start(&[], 200).await;
+    let hook = env.json(&[
+        "admin",
+        "webhook",
+        "add",
+        "--customer",
+        &seeded.customer.to_string(),
+        "--url",
+        &receiver.url,
+        "--allow-private",
+    ]);
+    assert!(hook["secret"].as_str().unwrap().starts_with("whsec_"));
+
+    let node = env.serve(&[
+        "--worker-tick-ms",
+        "50",
+        "--poll-interval-ms",
+        "100",
+        "--webhook-allow-private",
+        "--webhook-schedule",
+        "0s,1s",
+    ]);
+    let client = seeded.client(&node.base_url);
+    let placed = client
+        .create_order(
+            &CreateOrderRequest {
+                service_id: seeded.service,
+                quantity: 500,
+                link: "https://x".into(),
+                client_order_ref: None,
+                custom_comments: None,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let done = eventually(Duration::from_secs(20), "the order to complete", || async {
+        let order = client.order(&placed.order.id).await.unwrap();
+        (order.status == "completed").then_some(order)
+    })
+    .await;
+    assert_eq!(done.smm_status.as_deref(), Some("Completed"));
+
+    // pending → processing → completed: two status events delivered, and logged.
+    eventually(Duration::from_secs(10), "two webhook deliveries", || async {
+        (receiver.received().len() >= 2).then_some(())
+    })
+    .await;
+    let deliveries = env.json(&["admin", "webhook", "deliveries", "--status", "delivered"]);
+    let statuses: Vec<&str> = deliveries["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["payload"]["data"]["order"]["status"].as_str())
+        .collect();
+    assert!(statuses.contains(&"processing") && statuses.contains(&"completed"), "{deliveries}");
+    let first: i64 = deliveries["deliveries"][0]["id"].as_i64().unwrap();
+    let replayed = env.json(&["admin", "webhook", "replay", &first.to_string()]);
+    assert_eq!(replayed["state"].as_str(), Some("pending"));
+    eventually(Duration::from_secs(10), "the replay to arrive", || async {
+        (receiver.received().len() >= 3).then_some(())
+    })
+    .await;
+
+    let orders = env.json(&["admin", "order", "list", "--status", "needs_review"]);
+    assert_eq!(orders["total"].as_u64(), Some(0));
+    let listed: Value = env.json(&["admin", "order", "show", &placed.order.id]);
+    assert_eq!(listed["status"].as_str(), Some("completed"));
+    drop(node);
+    drop(sim);
+}

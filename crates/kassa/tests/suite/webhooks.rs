@@ -1,0 +1,173 @@
+//! Webhooks: registration through the API, deliveries signed per Standard Webhooks (checked here
+//! with an independent implementation), retried on a schedule that ends, and replayable.
+
+use std::time::Duration;
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use kassa_core::OrderStatus;
+use kassa_store::{DeliveryFilter, DeliveryState, StatusChange};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+use crate::support::fulfilment::{eventually, quick_webhooks};
+use crate::support::receiver::{Received, Receiver};
+use crate::support::{assert_error, Account, Backend, ServerOptions, TestServer};
+
+crate::backend_tests!(
+    webhooks_are_registered_through_the_api,
+    deliveries_are_signed_retried_and_stop,
+    private_receivers_are_refused_by_default
+);
+
+/// Standard Webhooks verification, written from the specification, not from kassa's code.
+fn verify(secret: &str, received: &Received) -> bool {
+    let header = |name: &str| received.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let (id, timestamp, signatures) = (header("webhook-id"), header("webhook-timestamp"), header("webhook-signature"));
+    let key = base64::engine::general_purpose::STANDARD.decode(secret.trim_start_matches("whsec_")).unwrap();
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(&received.body);
+    let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    let fresh = (timestamp.parse::<i64>().unwrap() - crate::support::raw::now()).abs() < 60;
+    fresh && id.starts_with("msg_") && signatures.split(' ').any(|s| s == format!("v1,{expected}"))
+}
+
+async fn register(account: &Account, url: &str) -> Value {
+    let response = account.signer().post("/api/v1/webhooks", &json!({"url": url})).send().await;
+    assert_eq!(response.status, 201, "{}", String::from_utf8_lossy(&response.body));
+    response.json().unwrap()["webhook"].clone()
+}
+
+fn private_allowed() -> ServerOptions {
+    let mut options = ServerOptions::default();
+    options.config.webhook_allow_private = true;
+    options
+}
+
+async fn webhooks_are_registered_through_the_api(backend: Backend) {
+    let server = TestServer::start_with(backend, private_allowed()).await;
+    let account = server.customer("0").await;
+    let other = server.customer("0").await;
+    let created = register(&account, "http://127.0.0.1:9/hook").await;
+    assert!(created["secret"].as_str().unwrap().starts_with("whsec_"));
+    let listed = account.signer().get("/api/v1/webhooks").send().await.json().unwrap();
+    assert_eq!(listed["webhooks"].as_array().unwrap().len(), 1);
+    assert!(listed["webhooks"][0].get("secret").is_none(), "the secret is shown once");
+    let id = created["id"].as_i64().unwrap();
+    assert_error(
+        &other.signer().request("DELETE", &format!("/api/v1/webhooks/{id}")).send().await,
+        404,
+        "webhook_not_found",
+    );
+    assert_eq!(account.signer().request("DELETE", &format!("/api/v1/webhooks/{id}")).send().await.status, 200);
+    assert_error(
+        &account.signer().request("DELETE", &format!("/api/v1/webhooks/{id}")).send().await,
+        404,
+        "webhook_not_found",
+    );
+    assert_error(
+        &account.signer().post("/api/v1/webhooks", &json!({"url": "ftp://x"})).send().await,
+        400,
+        "invalid_webhook_url",
+    );
+    assert_error(&account.signer().post("/api/v1/webhooks", &json!({"nope": 1})).send().await, 400, "invalid_json");
+    for _ in 0..10 {
+        register(&account, "http://127.0.0.1:9/hook").await;
+    }
+    assert_error(
+        &account.signer().post("/api/v1/webhooks", &json!({"url": "http://127.0.0.1:9/x"})).send().await,
+        409,
+        "too_many_webhooks",
+    );
+}
+
+async fn deliveries_are_signed_retried_and_stop(backend: Backend) {
+    let server = TestServer::start_with(backend, private_allowed()).await;
+    let account = server.customer("10.00").await;
+    let service = server.service(kassa_core::catalog::ServiceKind::Default, "1.00", 1, 100_000).await;
+    // The first receiver fails twice, then takes it; the second always fails.
+    let flaky = Receiver::start(&[500, 503], 200).await;
+    let dead = Receiver::start(&[], 500).await;
+    let flaky_secret = register(&account, &flaky.url).await["secret"].as_str().unwrap().to_string();
+    register(&account, &dead.url).await;
+    let dispatcher = server.webhook_dispatcher(quick_webhooks(&[0, 100, 100, 100]));
+
+    let placed = account
+        .client()
+        .create_order(
+            &kassa_client::CreateOrderRequest {
+                service_id: service.id,
+                quantity: 1000,
+                link: "https://x".into(),
+                client_order_ref: None,
+                custom_comments: None,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let id: kassa_core::OrderId = placed.order.id.parse().unwrap();
+    server
+        .store
+        .change_order(&id, StatusChange { status: Some(OrderStatus::Canceled), ..Default::default() })
+        .await
+        .unwrap();
+
+    let received = eventually(Duration::from_secs(10), "three attempts at the flaky receiver", || async {
+        let got = flaky.received();
+        (got.len() >= 3).then_some(got)
+    })
+    .await;
+    assert!(received.iter().all(|r| verify(&flaky_secret, r)), "every attempt is signed");
+    let ids: std::collections::HashSet<_> = received.iter().map(|r| r.headers["webhook-id"].clone()).collect();
+    assert_eq!(ids.len(), 1, "retries keep the message id");
+    let event: Value = serde_json::from_slice(&received[2].body).unwrap();
+    assert_eq!(
+        (event["type"].as_str(), event["data"]["order"]["status"].as_str(), event["data"]["previous_status"].as_str()),
+        (Some("order.status_changed"), Some("canceled"), Some("pending"))
+    );
+    assert_eq!(event["data"]["order"]["id"].as_str(), Some(id.as_str()));
+    let forged = Received { headers: received[0].headers.clone(), body: b"{}".to_vec().into() };
+    assert!(!verify(&flaky_secret, &forged), "the independent check can fail");
+
+    // The dead receiver gets the whole schedule (4 attempts), then nothing more.
+    eventually(Duration::from_secs(10), "the dead endpoint's delivery to fail for good", || async {
+        let failed = server
+            .store
+            .deliveries(DeliveryFilter { state: Some(DeliveryState::Failed), limit: 10, ..Default::default() })
+            .await
+            .unwrap();
+        (!failed.is_empty()).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(dead.received().len(), 4, "attempts stop at the schedule's end");
+    assert_eq!(flaky.received().len(), 3, "a delivered message is not sent again");
+    let log = server.store.deliveries(DeliveryFilter { limit: 10, ..Default::default() }).await.unwrap();
+    let states: Vec<_> = log.iter().map(|d| (d.state, d.attempts, d.last_status)).collect();
+    assert!(states.contains(&(DeliveryState::Delivered, 3, Some(200))), "{states:?}");
+    assert!(states.contains(&(DeliveryState::Failed, 4, Some(500))), "{states:?}");
+
+    // The operator replays the failed one: it is sent again.
+    let failed = log.iter().find(|d| d.state == DeliveryState::Failed).unwrap();
+    server.store.replay_delivery(failed.id).await.unwrap();
+    eventually(Duration::from_secs(5), "the replay", || async { (dead.received().len() >= 5).then_some(()) }).await;
+    dispatcher.stop().await;
+}
+
+async fn private_receivers_are_refused_by_default(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let account = server.customer("0").await;
+    for url in [
+        "http://127.0.0.1:8080/hook",
+        "http://10.0.0.5/hook",
+        "http://[::1]/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://localhost/x",
+    ] {
+        let response = account.signer().post("/api/v1/webhooks", &json!({"url": url})).send().await;
+        let error = assert_error(&response, 400, "invalid_webhook_url");
+        assert!(error["details"]["url"].is_string(), "{error}");
+    }
+}
