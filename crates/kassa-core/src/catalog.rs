@@ -81,6 +81,9 @@ pub enum OrderRefusal {
     IdempotencyKeyReused,
     /// `client_order_ref` already used by this customer.
     ClientOrderRefReused,
+    /// The same signed request was used for another order (a replay with another idempotency
+    /// key, which the signature does not cover).
+    SignatureReused,
     InsufficientBalance {
         balance: Minor,
         required: Minor,
@@ -98,7 +101,9 @@ impl OrderRefusal {
             OrderRefusal::QuantityBelowMinimum { .. } => ErrorCode::QuantityBelowMinimum,
             OrderRefusal::QuantityAboveMaximum { .. } => ErrorCode::QuantityAboveMaximum,
             OrderRefusal::InvalidCustomComments(_) => ErrorCode::InvalidCustomComments,
-            OrderRefusal::IdempotencyKeyReused | OrderRefusal::ClientOrderRefReused => ErrorCode::DuplicateOrder,
+            OrderRefusal::IdempotencyKeyReused | OrderRefusal::ClientOrderRefReused | OrderRefusal::SignatureReused => {
+                ErrorCode::DuplicateOrder
+            }
             OrderRefusal::InsufficientBalance { .. } => ErrorCode::InsufficientWalletBalance,
             OrderRefusal::CustomerNotFound => ErrorCode::CustomerNotFound,
             OrderRefusal::InFlight => ErrorCode::CustomerWalletLocked,

@@ -38,6 +38,14 @@ pub struct ServerConfig {
     pub provider_timeout: Duration,
     /// Accept webhook endpoints on loopback and private networks (SSRF guard off).
     pub webhook_allow_private: bool,
+    /// A client must send its whole request head within this time (slow-loris defence).
+    pub header_read_timeout: Duration,
+    /// Largest request head (request line and headers); larger ones are answered 431.
+    pub max_header_bytes: usize,
+    /// Most connections open at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// How long a shutdown waits for requests in progress.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for ServerConfig {
@@ -55,6 +63,10 @@ impl Default for ServerConfig {
             provider_connect_timeout: Duration::from_secs(5),
             provider_timeout: Duration::from_secs(30),
             webhook_allow_private: false,
+            header_read_timeout: Duration::from_secs(10),
+            max_header_bytes: 32 * 1024,
+            max_connections: 10_000,
+            shutdown_grace: Duration::from_secs(30),
         }
     }
 }

@@ -102,6 +102,9 @@ impl ApiError {
             OrderRefusal::IdempotencyKeyReused => error
                 .with_message("This idempotency key was already used for a different order request.")
                 .with_detail("X-Idempotency-Key", "already used with a different body"),
+            OrderRefusal::SignatureReused => error
+                .with_message("This signed request was already used for an order; sign every request anew.")
+                .with_detail("X-Signature", "already used"),
             OrderRefusal::ClientOrderRefReused => error
                 .with_message("This client_order_ref was already used for another order.")
                 .with_detail("client_order_ref", "already used"),

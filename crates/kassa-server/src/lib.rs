@@ -15,11 +15,9 @@ pub mod state;
 pub mod webhooks;
 
 use std::future::Future;
-use std::net::SocketAddr;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use axum::Router;
 use kassa_core::ErrorCode;
 
@@ -43,16 +41,65 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves until `shutdown` resolves, then finishes the requests in progress.
+/// Serves until `shutdown` resolves, then finishes the requests in progress (for at most
+/// [`ServerConfig::shutdown_grace`]).
+///
+/// The connection loop is hyper's own rather than `axum::serve`, for the limits a public server
+/// needs: a client must send its request head within [`ServerConfig::header_read_timeout`]
+/// (slow-loris connections are cut), the head is bounded by [`ServerConfig::max_header_bytes`]
+/// (answered 431 beyond), and at most [`ServerConfig::max_connections`] connections are open at
+/// once (beyond that, new ones wait in the listen backlog).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::Layer;
+
+    let config = state.config.clone();
+    let app = router(state);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout)
+        .max_buf_size(config.max_header_bytes.max(8192))
+        .keep_alive(true);
+    let connections = std::sync::Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = connections.clone().acquire_owned() => permit.expect("the connection semaphore is never closed"),
+            _ = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a moment instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service =
+            tower_http::add_extension::AddExtensionLayer::new(axum::extract::ConnectInfo(peer)).layer(app.clone());
+        let connection =
+            http.serve_connection(TokioIo::new(stream), hyper_util::service::TowerToHyperService::new(service));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _permit = permit;
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(config.shutdown_grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!("requests still running after the shutdown grace period were cut");
+    }
+    Ok(())
 }

@@ -264,6 +264,9 @@ pub struct NewOrder {
     pub request: OrderRequest,
     /// The key's allow-list; empty means every service.
     pub allowed_services: Vec<i64>,
+    /// The request's signature: a signed request places at most one order, whatever
+    /// idempotency key a replay of it carries. `None` for orders not placed over the API.
+    pub signature: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -21,6 +21,8 @@ use crate::state::AppState;
 pub struct Signed {
     pub key: ApiKeyRecord,
     pub body: Bytes,
+    /// The verified `X-Signature`, decoded.
+    pub signature: [u8; 32],
 }
 
 fn unix_now() -> i64 {
@@ -78,6 +80,6 @@ impl FromRequest<AppState> for Signed {
                 ApiError::new(ErrorCode::RateLimited).retry_after(retry_after_secs)
             }
         })?;
-        Ok(Signed { key: key.record.key, body })
+        Ok(Signed { key: key.record.key, body, signature })
     }
 }

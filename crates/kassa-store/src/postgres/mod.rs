@@ -34,6 +34,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "init", sql: include_str!("../../migrations/postgres/0001_init.sql") },
     Migration { version: 2, name: "profile", sql: include_str!("../../migrations/postgres/0002_profile.sql") },
     Migration { version: 3, name: "fulfilment", sql: include_str!("../../migrations/postgres/0003_fulfilment.sql") },
+    Migration { version: 4, name: "signatures", sql: include_str!("../../migrations/postgres/0004_signatures.sql") },
 ];
 
 /// How to reach PostgreSQL and how long to wait for it.

@@ -34,6 +34,7 @@ enum Outcome {
     Replay,
     KeyConflict,
     RefConflict,
+    SignatureConflict,
     StaleService,
     Insufficient { balance: i64 },
     NoWallet,
@@ -131,6 +132,7 @@ impl OrderLanes {
                 "provider_id": service.provider_id,
                 "provider_service": service.provider_service,
                 "upstream": service.initial_upstream().as_str(),
+                "signature": new.signature.as_deref().map(hex),
             });
             let (reply, answer) = oneshot::channel();
             self.queue
@@ -178,6 +180,7 @@ impl OrderLanes {
                         .ok_or_else(|| StoreError::Internal("an order reported as existing could not be read".into()));
                 }
                 Outcome::RefConflict => return Err(OrderRefusal::ClientOrderRefReused.into()),
+                Outcome::SignatureConflict => return Err(OrderRefusal::SignatureReused.into()),
                 Outcome::Insufficient { balance } => {
                     return Err(OrderRefusal::InsufficientBalance { balance: Minor(balance), required: charge }.into())
                 }
@@ -269,6 +272,7 @@ fn outcome(row: &tokio_postgres::Row) -> StoreResult<Outcome> {
         "replay" => Outcome::Replay,
         "key_conflict" => Outcome::KeyConflict,
         "ref_conflict" => Outcome::RefConflict,
+        "signature_conflict" => Outcome::SignatureConflict,
         "stale_service" => Outcome::StaleService,
         "insufficient" => Outcome::Insufficient { balance: balance.ok_or_else(missing)? },
         "no_wallet" => Outcome::NoWallet,

@@ -33,6 +33,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "init", sql: include_str!("../../migrations/sqlite/0001_init.sql") },
     Migration { version: 2, name: "profile", sql: include_str!("../../migrations/sqlite/0002_profile.sql") },
     Migration { version: 3, name: "fulfilment", sql: include_str!("../../migrations/sqlite/0003_fulfilment.sql") },
+    Migration { version: 4, name: "signatures", sql: include_str!("../../migrations/sqlite/0004_signatures.sql") },
 ];
 
 /// How to open the SQLite store.

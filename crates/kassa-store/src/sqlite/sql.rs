@@ -367,6 +367,15 @@ pub fn create_order(conn: &Connection, currency: &Currency, new: &NewOrder, now:
             Err(OrderRefusal::IdempotencyKeyReused.into())
         };
     }
+    if let Some(signature) = &new.signature {
+        let used = conn
+            .prepare_cached("SELECT 1 FROM orders WHERE customer_id = ?1 AND request_signature = ?2")
+            .and_then(|mut s| s.exists(params![new.customer_id.0, signature]))
+            .map_err(map_err)?;
+        if used {
+            return Err(OrderRefusal::SignatureReused.into());
+        }
+    }
     if let Some(reference) = &request.client_order_ref {
         let taken = conn
             .prepare_cached("SELECT 1 FROM orders WHERE customer_id = ?1 AND client_order_ref = ?2")
@@ -398,8 +407,8 @@ pub fn create_order(conn: &Connection, currency: &Currency, new: &NewOrder, now:
                 "INSERT INTO orders (id, customer_id, service_id, service_name, quantity, link, custom_comments,
                                      client_order_ref, idempotency_key, request_fingerprint, price_per_1000, charge,
                                      status, created_at, updated_at, provider_id, provider_service, upstream,
-                                     next_attempt_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?16, ?17, ?14)",
+                                     next_attempt_at, request_signature)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?16, ?17, ?14, ?18)",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -420,6 +429,7 @@ pub fn create_order(conn: &Connection, currency: &Currency, new: &NewOrder, now:
                     service.provider_id,
                     service.provider_service,
                     upstream.as_str(),
+                    new.signature,
                 ])
             });
         match result {
@@ -431,6 +441,7 @@ pub fn create_order(conn: &Connection, currency: &Currency, new: &NewOrder, now:
             // Only possible if another process wrote the same key or reference in between;
             // the unique indexes are the backstop of the checks above.
             Err(e) if is_unique_violation(&e, "idempotency_key") => return Err(OrderRefusal::InFlight.into()),
+            Err(e) if is_unique_violation(&e, "request_signature") => return Err(OrderRefusal::SignatureReused.into()),
             Err(e) if is_unique_violation(&e, "client_order_ref") => {
                 return Err(OrderRefusal::ClientOrderRefReused.into())
             }

@@ -116,6 +116,7 @@ async fn run_case(backend: Backend, case: usize, ops: &[Op]) {
                         idempotency_key: format!("k{step}"),
                         request,
                         allowed_services: vec![],
+                        signature: None,
                     })
                     .await;
                 if charge <= balance {

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod abuse;
 mod admin_cli;
 mod auth;
 mod cluster;

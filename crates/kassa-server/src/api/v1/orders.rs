@@ -35,6 +35,7 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, signed: S
             idempotency_key: key,
             request,
             allowed_services: signed.key.allowed_services,
+            signature: Some(signed.signature.to_vec()),
         })
         .await;
     let currency = state.store.currency();

@@ -125,6 +125,11 @@ impl Spec {
     }
 
     pub async fn send(self) -> RawResponse {
+        self.try_send().await.expect("request reaches the server")
+    }
+
+    /// Like [`send`](Self::send), but a connection the server closed is an `Err`, not a panic.
+    pub async fn try_send(self) -> Result<RawResponse, reqwest::Error> {
         let timestamp = self.timestamp.clone().unwrap_or_else(|| now().to_string());
         let secret = self.secret.clone().unwrap_or_else(|| self.signer.secret.clone());
         let signature = self.signature.clone().unwrap_or_else(|| {
@@ -153,11 +158,11 @@ impl Spec {
         if !self.body.is_empty() {
             request = request.body(self.body.clone());
         }
-        let response = request.send().await.expect("request reaches the server");
-        RawResponse {
+        let response = request.send().await?;
+        Ok(RawResponse {
             status: response.status().as_u16(),
             headers: response.headers().clone(),
-            body: response.bytes().await.expect("response body").to_vec(),
-        }
+            body: response.bytes().await?.to_vec(),
+        })
     }
 }
