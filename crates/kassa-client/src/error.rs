@@ -75,6 +75,13 @@ impl ApiFailure {
         }
     }
 
+    /// Whether the server refused the request's signature as already used for an order: the
+    /// same body signed in the same second as an earlier order.
+    pub fn is_signature_reuse(&self) -> bool {
+        self.code == "duplicate_order"
+            && self.body.as_ref().and_then(|b| b.details.as_ref()).is_some_and(|d| d.contains_key("X-Signature"))
+    }
+
     /// Whether the same request may simply be sent again later.
     pub fn is_retryable(&self) -> bool {
         matches!(self.code.as_str(), "customer_wallet_locked" | "rate_limited" | "database_unavailable")

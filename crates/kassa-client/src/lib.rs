@@ -215,6 +215,7 @@ impl Client {
     ) -> Result<(T, RawResponse), Error> {
         let mut attempt = 0;
         let mut clock_synced = false;
+        let mut resigned = false;
         loop {
             attempt += 1;
             let last = attempt >= self.retry.max_attempts;
@@ -229,6 +230,14 @@ impl Client {
                     if failure.code == "timestamp_out_of_range" && !clock_synced {
                         clock_synced = true;
                         self.sync_clock().await?;
+                        continue;
+                    }
+                    // The same body signed in the same second is the same signed request, which
+                    // places one order; a different order needs a signature of its own.
+                    if failure.is_signature_reuse() && !resigned {
+                        resigned = true;
+                        let into_second = self.now_millis().rem_euclid(1000) as u64;
+                        tokio::time::sleep(Duration::from_millis(1000 - into_second + 5)).await;
                         continue;
                     }
                     if last || !failure.is_retryable() {

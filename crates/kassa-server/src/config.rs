@@ -46,6 +46,9 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// How long a shutdown waits for requests in progress.
     pub shutdown_grace: Duration,
+    /// A signed order request places at most one order, whatever idempotency key a replay of it
+    /// carries (identical requests signed in the same second are one request).
+    pub order_replay_guard: bool,
 }
 
 impl Default for ServerConfig {
@@ -67,6 +70,7 @@ impl Default for ServerConfig {
             max_header_bytes: 32 * 1024,
             max_connections: 10_000,
             shutdown_grace: Duration::from_secs(30),
+            order_replay_guard: true,
         }
     }
 }

@@ -155,6 +155,11 @@ pub struct ServeArgs {
     /// Allowed distance of BB-ACCESS-TIMESTAMP from the server clock, in seconds (profile API).
     #[arg(long, env = "KASSA_PROFILE_TIMESTAMP_WINDOW_SECS")]
     pub profile_timestamp_window_secs: Option<u64>,
+    /// Refuse a signed order request that already placed an order, whatever its idempotency key
+    /// (protects against replays of captured requests; identical orders signed in the same
+    /// second then need a client_order_ref or a second apart).
+    #[arg(long, env = "KASSA_ORDER_REPLAY_GUARD", default_value_t = true, action = clap::ArgAction::Set)]
+    pub order_replay_guard: bool,
     /// Serve the API only; run the background work with `kassa worker` elsewhere.
     #[arg(long, env = "KASSA_NO_WORKER")]
     pub no_worker: bool,

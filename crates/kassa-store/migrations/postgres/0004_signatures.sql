@@ -43,14 +43,14 @@ BEGIN
             WHERE o.customer_id = (it ->> 'customer_id')::bigint AND o.idempotency_key = it ->> 'key';
             IF FOUND THEN
                 outcome := CASE WHEN v_fp = decode(it ->> 'fingerprint', 'hex') THEN 'replay' ELSE 'key_conflict' END;
-            ELSIF it ->> 'signature' IS NOT NULL AND EXISTS (
-                SELECT 1 FROM orders o WHERE o.customer_id = (it ->> 'customer_id')::bigint
-                                         AND o.request_signature = decode(it ->> 'signature', 'hex')) THEN
-                outcome := 'signature_conflict';
             ELSIF it ->> 'client_order_ref' IS NOT NULL AND EXISTS (
                 SELECT 1 FROM orders o WHERE o.customer_id = (it ->> 'customer_id')::bigint
                                          AND o.client_order_ref = it ->> 'client_order_ref') THEN
                 outcome := 'ref_conflict';
+            ELSIF it ->> 'signature' IS NOT NULL AND EXISTS (
+                SELECT 1 FROM orders o WHERE o.customer_id = (it ->> 'customer_id')::bigint
+                                         AND o.request_signature = decode(it ->> 'signature', 'hex')) THEN
+                outcome := 'signature_conflict';
             ELSE
                 SELECT s.updated_at, s.active INTO v_updated, v_active FROM services s WHERE s.id = (it ->> 'service_id')::bigint;
                 IF NOT FOUND OR NOT v_active OR v_updated <> (it ->> 'service_version')::bigint THEN

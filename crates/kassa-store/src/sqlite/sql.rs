@@ -367,15 +367,6 @@ pub fn create_order(conn: &Connection, currency: &Currency, new: &NewOrder, now:
             Err(OrderRefusal::IdempotencyKeyReused.into())
         };
     }
-    if let Some(signature) = &new.signature {
-        let used = conn
-            .prepare_cached("SELECT 1 FROM orders WHERE customer_id = ?1 AND request_signature = ?2")
-            .and_then(|mut s| s.exists(params![new.customer_id.0, signature]))
-            .map_err(map_err)?;
-        if used {
-            return Err(OrderRefusal::SignatureReused.into());
-        }
-    }
     if let Some(reference) = &request.client_order_ref {
         let taken = conn
             .prepare_cached("SELECT 1 FROM orders WHERE customer_id = ?1 AND client_order_ref = ?2")
@@ -386,6 +377,15 @@ pub fn create_order(conn: &Connection, currency: &Currency, new: &NewOrder, now:
         }
     }
 
+    if let Some(signature) = &new.signature {
+        let used = conn
+            .prepare_cached("SELECT 1 FROM orders WHERE customer_id = ?1 AND request_signature = ?2")
+            .and_then(|mut s| s.exists(params![new.customer_id.0, signature]))
+            .map_err(map_err)?;
+        if used {
+            return Err(OrderRefusal::SignatureReused.into());
+        }
+    }
     let service = service(conn, request.service_id)?.ok_or(OrderRefusal::ServiceNotFound)?;
     let charge = service.terms().quote(request, &new.allowed_services, currency)?;
 

@@ -27,6 +27,7 @@ pub async fn run(settings: &Settings, args: ServeArgs) -> Result<()> {
         redis_url: args.redis_url.clone().or_else(|| settings.file.redis_url.clone()),
         provider_timeout: Duration::from_millis(args.background.provider_timeout_ms.max(100)),
         webhook_allow_private: args.background.webhook_allow_private,
+        order_replay_guard: args.order_replay_guard,
         profile_timestamp_window: args
             .profile_timestamp_window_secs
             .or(settings.file.profile_timestamp_window_secs)

@@ -21,11 +21,10 @@ async fn postgres_two_nodes_never_overdraw_one_wallet() {
     let seeded = env.seed("100.00", "1.00", 1_000_000);
     let nodes = [env.serve(&[]), env.serve(&[])];
     let signers = [seeded.signer(&nodes[0].base_url), seeded.signer(&nodes[1].base_url)];
-    let body = json!({"service_id": seeded.service, "quantity": 1000, "link": "https://x"});
     let tasks: Vec<_> = (0..400)
         .map(|i| {
             let signer = signers[i % 2].clone();
-            let body = body.clone();
+            let body = json!({"service_id": seeded.service, "quantity": 1000, "link": format!("https://x/{i}")});
             tokio::spawn(async move { signer.order(&body, &format!("k-{i}")).send().await.status })
         })
         .collect();
@@ -146,13 +145,13 @@ async fn postgres_outage_answers_503_and_recovers() {
     let seeded = env.seed("100.00", "1.00", 1_000_000);
     let node = env.serve(&[]);
     let signer = seeded.signer(&node.base_url);
-    let body = json!({"service_id": seeded.service, "quantity": 1000, "link": "https://x"});
-    assert_eq!(signer.order(&body, "before").send().await.status, 201);
+    let body = |n: &str| json!({"service_id": seeded.service, "quantity": 1000, "link": format!("https://x/{n}")});
+    assert_eq!(signer.order(&body("before"), "before").send().await.status, 201);
 
     postgres.stop();
     for i in 0..10 {
         let started = Instant::now();
-        let response = signer.order(&body, &format!("during-{i}")).send().await;
+        let response = signer.order(&body("during"), &format!("during-{i}")).send().await;
         assert!(started.elapsed() < Duration::from_secs(5), "no hang: {:?}", started.elapsed());
         assert_eq!(response.status, 503, "{}", String::from_utf8_lossy(&response.body));
         assert_eq!(response.json().unwrap()["error"], "database_unavailable");
@@ -163,7 +162,7 @@ async fn postgres_outage_answers_503_and_recovers() {
     postgres.start_again();
     let deadline = Instant::now() + Duration::from_secs(20);
     let recovered = loop {
-        let response = signer.order(&body, "after").send().await;
+        let response = signer.order(&body("after"), "after").send().await;
         if response.status == 201 {
             break true;
         }

@@ -13,11 +13,10 @@ async fn two_hundred_orders_on_a_wallet_for_fifty(backend: Backend) {
     let service = server.service(ServiceKind::Default, "1.00", 1, 10_000).await;
     let account = server.customer("50.00").await;
     let signer = account.signer();
-    let body = json!({"service_id": service.id, "quantity": 1000, "link": "https://x"});
     let tasks: Vec<_> = (0..200)
         .map(|i| {
             let signer = signer.clone();
-            let body = body.clone();
+            let body = json!({"service_id": service.id, "quantity": 1000, "link": format!("https://x/{i}")});
             tokio::spawn(async move { signer.order(&body, &format!("key-{i}")).send().await })
         })
         .collect();

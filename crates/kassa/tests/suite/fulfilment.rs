@@ -26,12 +26,10 @@ crate::backend_tests!(
 const WAIT: Duration = Duration::from_secs(15);
 
 async fn place(account: &Account, service: i64, quantity: u64) -> OrderId {
-    let body = json!({"service_id": service, "quantity": quantity, "link": "https://example.com/post/1"});
-    let response = account
-        .signer()
-        .order(&body, &format!("k-{}", kassa_core::ids::random_token(b"abcdef0123456789", 16)))
-        .send()
-        .await;
+    let unique = kassa_core::ids::random_token(b"abcdef0123456789", 16);
+    let body =
+        json!({"service_id": service, "quantity": quantity, "link": format!("https://example.com/post/{unique}")});
+    let response = account.signer().order(&body, &format!("k-{unique}")).send().await;
     assert_eq!(response.status, 201, "{}", String::from_utf8_lossy(&response.body));
     response.json().unwrap()["order"]["id"].as_str().unwrap().parse().unwrap()
 }

@@ -35,7 +35,7 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, signed: S
             idempotency_key: key,
             request,
             allowed_services: signed.key.allowed_services,
-            signature: Some(signed.signature.to_vec()),
+            signature: state.config.order_replay_guard.then(|| signed.signature.to_vec()),
         })
         .await;
     let currency = state.store.currency();
