@@ -8,6 +8,7 @@ mod admin_cli;
 mod auth;
 mod cluster;
 mod concurrency;
+mod crash;
 mod docs;
 mod fulfilment;
 mod fulfilment_cli;
