@@ -182,10 +182,11 @@ async fn poll_round(store: &Arc<dyn Store>, providers: &Arc<Providers>, config: 
             let ids: Vec<String> = chunk.iter().filter_map(|o| o.provider_order_id.clone()).collect();
             let reports = match connector.statuses(&ids).await {
                 Ok(reports) => reports,
-                // Unpolled orders come round again when their claim runs out.
+                // Nothing is concluded from a failed poll; the orders are asked about again after
+                // the usual interval.
                 Err(e) => {
                     tracing::warn!(provider = provider_id, error = %e, orders = ids.len(), "status poll failed");
-                    continue;
+                    HashMap::new()
                 }
             };
             for order in chunk {

@@ -10,6 +10,7 @@ mod cluster;
 mod concurrency;
 mod crash;
 mod docs;
+mod faults;
 mod fulfilment;
 mod fulfilment_cli;
 mod ledger_model;

@@ -1,0 +1,280 @@
+//! Faults of the parts around kassa: a provider that errs, garbles, stalls or hangs up; a disk
+//! that fills up under SQLite; PostgreSQL stopped under load. Each ends with the books intact.
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use kassa_core::{OrderId, OrderStatus};
+use kassa_provider_sim::{Control, Fault, SimConfig, Simulator};
+use kassa_store::Upstream;
+use serde_json::json;
+
+use crate::support::fulfilment::{eventually, quick_simulator, quick_worker, SIM_KEY};
+use crate::support::process::KassaEnv;
+use crate::support::services::OwnPostgres;
+use crate::support::{Account, Backend, TestServer};
+
+crate::backend_tests!(
+    provider_faults_on_submission_are_sorted_by_what_they_prove,
+    provider_faults_on_polling_delay_but_never_decide
+);
+
+const WAIT: Duration = Duration::from_secs(15);
+
+async fn place(account: &Account, service: i64) -> OrderId {
+    let unique = kassa_core::ids::random_token(b"abcdef0123456789", 16);
+    let body = json!({"service_id": service, "quantity": 1000, "link": format!("https://x/{unique}")});
+    let response = account.signer().order(&body, &unique).send().await;
+    assert_eq!(response.status, 201, "{}", String::from_utf8_lossy(&response.body));
+    response.json().unwrap()["order"]["id"].as_str().unwrap().parse().unwrap()
+}
+
+async fn settled(server: &TestServer, id: &OrderId) -> kassa_store::OrderRecord {
+    eventually(WAIT, &format!("order {id} to settle upstream"), || async {
+        let order = server.store.order(None, id).await.unwrap().unwrap();
+        matches!(order.upstream, Upstream::NeedsReview | Upstream::Closed).then_some(order)
+    })
+    .await
+}
+
+async fn provider_faults_on_submission_are_sorted_by_what_they_prove(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let sim = quick_simulator().await;
+    let provider = server.provider("sim", &sim.url()).await;
+    let service = server.provided_service(&provider, "1", "1.00").await;
+    let account = server.customer("20.00").await;
+    let worker = server.worker(quick_worker());
+    // One order per fault, one at a time, so each meets its own fault.
+    let cases = [
+        (Fault::Error, Upstream::NeedsReview),
+        (Fault::Malformed, Upstream::NeedsReview),
+        (Fault::Timeout, Upstream::NeedsReview),
+        (Fault::Reset, Upstream::NeedsReview),
+        (Fault::Ok, Upstream::Closed),
+    ];
+    for (fault, expected) in cases {
+        sim.control(Control { faults: HashMap::from([("add".into(), vec![fault])]), ..Default::default() });
+        let id = place(&account, service.id).await;
+        let order = settled(&server, &id).await;
+        assert_eq!(order.upstream, expected, "{fault:?}: {:?}", order.last_error);
+        if expected == Upstream::NeedsReview {
+            assert_eq!(
+                (order.status, order.refunded.0),
+                (OrderStatus::Pending, 0),
+                "{fault:?}: not refunded automatically"
+            );
+        } else {
+            assert_eq!(order.status, OrderStatus::Completed);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    worker.stop().await;
+    let adds = sim.requests().iter().filter(|r| r.action == "add").count();
+    assert_eq!(adds, cases.len(), "no order was sent twice");
+    let books = server.store.audit_books().await.unwrap();
+    assert!(books.is_balanced(), "{books:?}");
+
+    // A slow provider (answers after 200 ms, inside the 500 ms timeout) is just slow.
+    let slow = Simulator::start(
+        "127.0.0.1:0".parse().unwrap(),
+        SimConfig {
+            key: SIM_KEY.into(),
+            pending: Duration::from_millis(50),
+            in_progress: Duration::from_millis(50),
+            latency: Duration::from_millis(200),
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let slow_provider = server.provider("slow", &slow.url()).await;
+    let slow_service = server.provided_service(&slow_provider, "1", "1.00").await;
+    let worker = server.worker(quick_worker());
+    let id = place(&account, slow_service.id).await;
+    let order = settled(&server, &id).await;
+    assert_eq!((order.upstream, order.status), (Upstream::Closed, OrderStatus::Completed));
+    worker.stop().await;
+}
+
+async fn provider_faults_on_polling_delay_but_never_decide(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let sim = quick_simulator().await;
+    sim.control(Control {
+        faults: HashMap::from([(
+            "status".into(),
+            vec![Fault::Error, Fault::Malformed, Fault::Reset, Fault::Timeout, Fault::Error],
+        )]),
+        ..Default::default()
+    });
+    let provider = server.provider("sim", &sim.url()).await;
+    let service = server.provided_service(&provider, "1", "1.00").await;
+    let account = server.customer("10.00").await;
+    let worker = server.worker(quick_worker());
+    let id = place(&account, service.id).await;
+    let order = settled(&server, &id).await;
+    worker.stop().await;
+    assert_eq!((order.status, order.refunded.0), (OrderStatus::Completed, 0), "failed polls changed nothing");
+    let polls = sim.requests().iter().filter(|r| r.action == "status").count();
+    assert!(polls >= 6, "the five failed polls were retried: {polls}");
+    assert_eq!(sim.requests().iter().filter(|r| r.action == "add").count(), 1);
+}
+
+/// Mounts a tmpfs of `megabytes` at `path`; unmounts on drop. Needs root (CI runs as root).
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(path: &std::path::Path, megabytes: u32) -> Self {
+        std::fs::create_dir_all(path).unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+            .arg(path)
+            .status()
+            .expect("run mount");
+        assert!(status.success(), "mounting a tmpfs needs root: this test fills a small disk on purpose");
+        Self(path.to_path_buf())
+    }
+
+    fn resize(&self, megabytes: u32) {
+        let status =
+            Command::new("mount").args(["-o", &format!("remount,size={megabytes}m")]).arg(&self.0).status().unwrap();
+        assert!(status.success(), "remount the tmpfs");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_disk_full_answers_503_without_corruption_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mount = dir.path().join("disk");
+    let disk = Tmpfs::mount(&mount, 2);
+    let database = mount.join("kassa.db");
+    let env = KassaEnv::new(&format!("sqlite://{}", database.display()), &dir.path().join("data"));
+    assert!(env.run(&["migrate"]).status.success());
+    let seeded = env.seed("100000.00", "1.00", 1_000_000);
+    let node = env.serve(&["--no-worker"]);
+    let signer = seeded.signer(&node.base_url);
+
+    // Orders with long links until the disk is full.
+    let mut created = 0;
+    let mut statuses: HashMap<u16, usize> = HashMap::new();
+    let started = Instant::now();
+    let mut n = 0;
+    while statuses.get(&503).copied().unwrap_or(0) < 5 {
+        n += 1;
+        assert!(started.elapsed() < Duration::from_secs(60), "the disk never filled: {statuses:?}");
+        let body = json!({"service_id": seeded.service, "quantity": 1000, "link": format!("https://x/{n}/{}", "a".repeat(1900))});
+        let response = signer.order(&body, &format!("fill-{n}")).send().await;
+        *statuses.entry(response.status).or_default() += 1;
+        match response.status {
+            201 => created += 1,
+            503 => assert_eq!(response.json().unwrap()["error"], "database_unavailable"),
+            other => panic!("a full disk must answer 503, got {other}: {}", String::from_utf8_lossy(&response.body)),
+        }
+    }
+    assert!(created > 10, "some orders fit before the disk filled: {statuses:?}");
+    // Reads still work while writes cannot.
+    assert_eq!(signer.get("/api/v1/balance").send().await.status, 200);
+
+    // More room: the same node takes orders again, without a restart.
+    disk.resize(64);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let after = loop {
+        n += 1;
+        let body = json!({"service_id": seeded.service, "quantity": 1000, "link": format!("https://x/after/{n}")});
+        let response = signer.order(&body, &format!("after-{n}")).send().await;
+        if response.status == 201 || Instant::now() > deadline {
+            break response;
+        }
+        assert_eq!(response.status, 503);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(after.status, 201);
+    drop(node);
+
+    let conn = rusqlite::Connection::open(&database).unwrap();
+    let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(integrity, "ok", "no corruption");
+    let orders: i64 = conn.query_row("SELECT COUNT(*) FROM orders", [], |r| r.get(0)).unwrap();
+    assert_eq!(orders, created + 1, "every 201 is an order and nothing else is");
+    let books = env.json(&["admin", "books"]);
+    assert_eq!(books["balanced"], true, "{books}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_stopped_under_load_loses_nothing() {
+    let postgres = OwnPostgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = KassaEnv::new(&postgres.url(), dir.path());
+    env.extra_env.push(("KASSA_MASTER_KEY".into(), kassa_core::crypto::MasterKey::generate().to_hex()));
+    env.extra_env.push(("KASSA_PG_CONNECT_TIMEOUT_MS".into(), "1000".into()));
+    assert!(env.run(&["migrate"]).status.success());
+    let seeded = env.seed("100000.00", "1.00", 1_000_000);
+    let node = env.serve(&["--no-worker"]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..8)
+        .map(|c| {
+            let signer = seeded.signer(&node.base_url);
+            let (stop, service) = (stop.clone(), seeded.service);
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    n += 1;
+                    let key = format!("load-{c}-{n}");
+                    let body = json!({"service_id": service, "quantity": 1000, "link": format!("https://x/{key}")});
+                    let started = Instant::now();
+                    let response = signer.order(&body, &key).send().await;
+                    seen.push((key, response.status, started.elapsed()));
+                    if response.status != 201 {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+                seen
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    postgres.stop();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    postgres.start_again();
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut statuses: HashMap<u16, usize> = HashMap::new();
+    let mut created = 0;
+    let mut slowest = Duration::ZERO;
+    let mut last_status = 0;
+    let mut unanswered = Vec::new();
+    for client in clients {
+        for (key, status, took) in client.await.unwrap() {
+            *statuses.entry(status).or_default() += 1;
+            created += usize::from(status == 201);
+            slowest = slowest.max(took);
+            last_status = status;
+            if status == 503 {
+                unanswered.push(key);
+            }
+        }
+    }
+    assert!(statuses.keys().all(|s| [201, 503].contains(s)), "only 201s and 503s, never a 500: {statuses:?}");
+    assert!(!unanswered.is_empty(), "the outage was seen: {statuses:?}");
+    assert!(slowest < Duration::from_secs(5), "no request hung: {slowest:?}");
+    assert_eq!(last_status, 201, "service resumed without restarting kassa");
+    // A 503 says nothing about the outcome: retried with its key, each request is placed once.
+    let signer = seeded.signer(&node.base_url);
+    for key in &unanswered {
+        let body = json!({"service_id": seeded.service, "quantity": 1000, "link": format!("https://x/{key}")});
+        let response = signer.order(&body, key).send().await;
+        assert_eq!(response.status, 201, "{}", String::from_utf8_lossy(&response.body));
+        created += 1;
+    }
+    let books = env.json(&["admin", "books"]);
+    assert_eq!(books["balanced"], true, "{books}");
+    assert_eq!(books["orders"].as_u64(), Some(created as u64), "one order per key: {statuses:?}");
+    drop(node);
+}
