@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod fulfilment;
 pub mod inflight;
+pub mod logging;
 pub mod middleware;
 pub mod ratelimit;
 pub mod state;

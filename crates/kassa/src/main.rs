@@ -7,7 +7,6 @@ mod output;
 mod settings;
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command, LogFormat};
 use crate::settings::Settings;
@@ -15,7 +14,7 @@ use crate::settings::Settings;
 fn init_logging(format: LogFormat) {
     // KASSA_LOG takes tracing directives (`info`, `kassa_server=debug`); the default keeps
     // per-request lines out of production logs.
-    let filter = EnvFilter::try_from_env("KASSA_LOG").unwrap_or_else(|_| EnvFilter::new("info,tokio_postgres=warn"));
+    let filter = kassa_server::logging::filter(std::env::var("KASSA_LOG").ok().as_deref());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().flatten_event(true).init(),

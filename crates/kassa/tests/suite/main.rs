@@ -14,6 +14,7 @@ mod faults;
 mod fulfilment;
 mod fulfilment_cli;
 mod ledger_model;
+mod logs;
 mod orders;
 mod profile;
 mod restart;
