@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use ipnet::IpNet;
-use kassa_core::crypto::MasterKey;
+use kassa_core::crypto::{MasterKey, Vault};
 use kassa_core::Currency;
 use kassa_store::postgres::{PostgresOptions, PostgresStore};
 use kassa_store::sqlite::{SqliteOptions, SqliteStore};
@@ -162,6 +162,21 @@ impl Settings {
                 Ok(Arc::new(store))
             }
         }
+    }
+
+    /// The vault: seals with the master key, and opens values sealed with it or with one of the
+    /// retired keys in `KASSA_MASTER_KEY_RETIRED` (comma-separated, hex or base64). During a key
+    /// rotation the old key is listed there, so everything sealed before keeps opening while new
+    /// values are sealed with the new key.
+    pub fn vault(&self) -> Result<Vault> {
+        let mut vault = Vault::new(self.master_key()?);
+        if let Ok(retired) = std::env::var("KASSA_MASTER_KEY_RETIRED") {
+            for (n, text) in retired.split(',').filter(|t| !t.trim().is_empty()).enumerate() {
+                let key = MasterKey::parse(text).with_context(|| format!("KASSA_MASTER_KEY_RETIRED, key {}", n + 1))?;
+                vault = vault.with_retired(key);
+            }
+        }
+        Ok(vault)
     }
 
     /// The master key: `KASSA_MASTER_KEY`, else the key file. For the embedded store a missing

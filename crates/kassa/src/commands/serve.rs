@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use kassa_core::crypto::Vault;
 use kassa_server::{AppState, ServerConfig};
 
 use crate::cli::ServeArgs;
@@ -40,7 +39,7 @@ pub async fn run(settings: &Settings, args: ServeArgs) -> Result<()> {
         "profile_timestamp_window_secs must be at least 1: with 0 no signed profile request could pass"
     );
     let currency = settings.currency(args.currency.as_deref(), args.currency_decimals)?;
-    let vault = Vault::new(settings.master_key()?);
+    let vault = settings.vault()?;
     let store = settings.open_store(currency).await?;
 
     let listener =

@@ -1,13 +1,12 @@
 //! `kassa worker`: the background work without the HTTP API, for nodes that split the roles.
 
 use anyhow::Result;
-use kassa_core::crypto::Vault;
 
 use crate::cli::BackgroundArgs;
 use crate::settings::Settings;
 
 pub async fn run(settings: &Settings, args: BackgroundArgs) -> Result<()> {
-    let vault = Vault::new(settings.master_key()?);
+    let vault = settings.vault()?;
     let store = settings.open_store(settings.currency(None, None)?).await?;
     println!("database: {}", store.describe());
     let background = super::background::Background::start(store, vault, &args)?;

@@ -77,7 +77,7 @@ async fn timestamps_must_be_integers_in_the_window(backend: Backend) {
     let server = TestServer::start(backend).await;
     let account = server.customer("0").await;
     let signer = account.signer();
-    for bad in ["abc", "1.5", "1e9", "", " "] {
+    for bad in ["abc", "1.5", "1e9", "-5", "+5", "", " "] {
         let response = signer.get("/api/v1/balance").timestamp(bad).send().await;
         let code = if bad.trim().is_empty() { "missing_auth_headers" } else { "invalid_timestamp" };
         assert_error(&response, 401, code);

@@ -18,6 +18,7 @@ mod logs;
 mod orders;
 mod profile;
 mod restart;
+mod rotation;
 mod seed_clients;
 mod verification;
 mod verification_admin;

@@ -55,7 +55,7 @@ pub async fn run(settings: &Settings, store: &dyn Store, command: KeyCommand) ->
                 .filter(|s| !s.trim().is_empty())
                 .map(parse_ip_or_net)
                 .collect::<Result<Vec<_>>>()?;
-            let vault = Vault::new(settings.master_key()?);
+            let vault = settings.vault()?;
             let (record, secret) =
                 issue(store, &vault, CustomerId(customer), ips, services, rate_limit_per_minute).await?;
             let mut value = output::api_key(&record);

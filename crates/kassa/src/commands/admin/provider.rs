@@ -1,7 +1,6 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use kassa_core::crypto::Vault;
 use kassa_server::fulfilment::providers::{connector_for, key_context};
 use kassa_server::fulfilment::smm_v2::SmmV2;
 use kassa_store::{NewProvider, ProviderKind, ProviderRecord, Store};
@@ -32,7 +31,7 @@ fn view(p: &ProviderRecord) -> serde_json::Value {
 
 async fn connector(settings: &Settings, store: &dyn Store, provider: &str) -> Result<std::sync::Arc<SmmV2>> {
     let record = find(store, provider).await?;
-    let vault = Vault::new(settings.master_key()?);
+    let vault = settings.vault()?;
     let http = SmmV2::http_client(Duration::from_secs(5), Duration::from_secs(30));
     connector_for(&http, &vault, &record)?
         .with_context(|| format!("provider {} is manual: there is nothing to ask", record.name))
@@ -44,7 +43,7 @@ pub async fn run(settings: &Settings, store: &dyn Store, command: ProviderComman
             let kind: ProviderKind = kind.parse().map_err(anyhow::Error::msg)?;
             let key_sealed = match (kind, &key) {
                 (ProviderKind::SmmV2, Some(key)) => {
-                    let vault = Vault::new(settings.master_key()?);
+                    let vault = settings.vault()?;
                     Some(vault.seal(key.as_bytes(), &key_context(&name)))
                 }
                 (ProviderKind::SmmV2, None) => bail!("an smm-v2 provider needs --key (or KASSA_PROVIDER_KEY)"),

@@ -7,7 +7,6 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use kassa_core::crypto::Vault;
 use kassa_core::verification::{document_context, id_number_context, ReviewAction, VerificationStatus};
 use kassa_core::CustomerId;
 use kassa_store::{AuditEntry, DocumentSlot, Review, Store, VerificationFilter, VerificationRecord};
@@ -38,7 +37,7 @@ pub async fn run(settings: &Settings, store: &dyn Store, command: VerificationCo
         }
         VerificationCommand::Show { id, json } => {
             let found = find(store, id).await?;
-            let vault = Vault::new(settings.master_key()?);
+            let vault = settings.vault()?;
             let id_number = vault
                 .open(&found.id_number_sealed, &id_number_context(&found.reference))
                 .with_context(|| format!("the id number of verification {id} does not open with this master key"))?;
@@ -64,7 +63,7 @@ pub async fn run(settings: &Settings, store: &dyn Store, command: VerificationCo
         }
         VerificationCommand::Document { id, slot, out, json } => {
             let slot = DocumentSlot::from_number(slot.into()).context("the document slot is 1 or 2")?;
-            let vault = Vault::new(settings.master_key()?);
+            let vault = settings.vault()?;
             let Some(document) = store.verification_document(id, slot).await? else {
                 find(store, id).await?;
                 bail!("verification {id} has no document {}", slot.number());

@@ -1,5 +1,4 @@
 use anyhow::{Context, Result};
-use kassa_core::crypto::Vault;
 use kassa_core::CustomerId;
 use kassa_server::webhooks::{check_url, secret_context};
 use kassa_store::{present, DeliveryFilter, DeliveryRecord, DeliveryState, NewWebhook, Store, WebhookRecord};
@@ -40,7 +39,7 @@ pub async fn run(settings: &Settings, store: &dyn Store, command: WebhookCommand
         WebhookCommand::Add { customer, url, allow_private, json } => {
             let url = check_url(url.trim(), allow_private).map_err(anyhow::Error::msg).context("webhook URL")?;
             let secret = kassa_wire::sign::webhook::secret_from_bytes(&kassa_core::ids::random_bytes::<24>());
-            let vault = Vault::new(settings.master_key()?);
+            let vault = settings.vault()?;
             let sealed = vault.seal(secret.as_bytes(), &secret_context(customer, url.as_str()));
             let record = store
                 .create_webhook(NewWebhook {
