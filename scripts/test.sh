@@ -6,7 +6,8 @@
 # they are set; otherwise it starts a throwaway PostgreSQL (initdb + pg_ctl on a free port in a
 # temporary directory) and a throwaway redis-server, and stops them at the end. What the tests
 # need and is missing is installed from the OS packages (Debian/Ubuntu): PostgreSQL, Redis, a JDK
-# for the seed's Java example, Python's `requests` for its Python example, and cargo-nextest.
+# for the seed's Java example, Chromium for the docs page, Python's `requests` for the seed's
+# Python example, and cargo-nextest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,8 @@ command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
 command -v java >/dev/null || need_apt+=(default-jdk-headless)
 [ -n "${KASSA_TEST_DATABASE_URL:-}" ] || [ -n "$(pg_bin_dir)" ] || need_apt+=(postgresql)
 [ -n "${KASSA_TEST_REDIS_URL:-}" ] || command -v redis-server >/dev/null || need_apt+=(redis-server)
+# Headless Chromium renders the /docs page (a test checks it and leaves a screenshot in target/).
+command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   say "installing ${need_apt[*]}"
   as_root apt-get update -qq

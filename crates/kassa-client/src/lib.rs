@@ -19,11 +19,14 @@
 //! # Ok(()) }
 //! ```
 //!
+//! One client speaks both dialects with one key and secret: `/api/v1` (BuyShazam signing) and
+//! `/profile` (`BB-ACCESS-*` signing, the secret base64-decoded).
+//!
 //! Every request is signed with a fresh timestamp. Answers that invite a retry
-//! (`customer_wallet_locked`, `rate_limited`, `database_unavailable`) and network failures are
-//! retried with the same idempotency key after `Retry-After`, a bounded number of times; a
-//! `timestamp_out_of_range` answer makes the client measure its clock skew against `GET /time`
-//! once and try again.
+//! (`customer_wallet_locked`, `rate_limited`, `database_unavailable`; a profile 429 or 503) and
+//! network failures are retried with the same idempotency key after `Retry-After`, a bounded
+//! number of times; a clock-skew refusal (`timestamp_out_of_range`, `BB-ACCESS-TIMESTAMP
+//! expired`) makes the client measure its skew against `GET /time` once and try again.
 #![forbid(unsafe_code)]
 
 mod error;
@@ -31,12 +34,16 @@ mod error;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub use error::{ApiFailure, Error};
-pub use kassa_wire::profile::{Profile, ProfileEdit, ServerTime, VerifyRequest};
+use error::Next;
+pub use error::{ApiFailure, Error, ProfileFailure};
+use kassa_wire::profile::Envelope;
+pub use kassa_wire::profile::{Profile, ProfileEdit, ServerTime, Verification, VerifyRequest};
 use kassa_wire::sign;
 pub use kassa_wire::v1::{
-    BalanceResponse, CreateOrderRequest, CreateOrderResponse, ErrorBody, Order, OrderListResponse, Service,
+    Ack, BalanceResponse, CancelResponse, CreateOrderRequest, CreateOrderResponse, ErrorBody, Order, OrderListResponse,
+    Refill, RefillResponse, Service,
 };
+pub use kassa_wire::webhook::{CreateWebhookRequest, Webhook, WebhookListResponse, WebhookResponse};
 pub use kassa_wire::Amount;
 pub use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -151,6 +158,12 @@ impl Client {
         local + self.clock_offset_ms.load(Ordering::Relaxed)
     }
 
+    /// Signs as if the local clock were off by `offset_ms` (server minus local). [`Client::sync_clock`]
+    /// measures it; this sets it, for a client that knows its skew (and for tests).
+    pub fn set_clock_offset_ms(&self, offset_ms: i64) {
+        self.clock_offset_ms.store(offset_ms, Ordering::Relaxed);
+    }
+
     /// Measures the skew between this machine's clock and the server's with `GET /time`, and
     /// signs later requests with the server's time.
     pub async fn sync_clock(&self) -> Result<Duration, Error> {
@@ -198,6 +211,34 @@ impl Client {
         if let Some(key) = idempotency_key {
             request = request.header("X-Idempotency-Key", key);
         }
+        Self::exchange(request).await
+    }
+
+    /// Sends one signed `/profile` request, once, and returns the answer whatever its status.
+    pub async fn send_profile(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&[u8]>,
+    ) -> Result<RawResponse, Error> {
+        let body = body.unwrap_or_default();
+        let millis = self.now_millis();
+        let timestamp = format!("{}.{:03}", millis.div_euclid(1000), millis.rem_euclid(1000));
+        let signature = sign::profile::sign(&self.secret.0, &timestamp, method.as_str(), path_and_query, body)
+            .map_err(|_| Error::Config("the API secret is not base64, so it cannot sign profile requests".into()))?;
+        let mut request = self
+            .http
+            .request(method, format!("{}{}", self.base_url, path_and_query))
+            .header("BB-ACCESS-KEY", &self.api_key)
+            .header("BB-ACCESS-SIGN", signature)
+            .header("BB-ACCESS-TIMESTAMP", timestamp);
+        if !body.is_empty() {
+            request = request.header("Content-Type", "application/json").body(body.to_vec());
+        }
+        Self::exchange(request).await
+    }
+
+    async fn exchange(request: reqwest::RequestBuilder) -> Result<RawResponse, Error> {
         let response = request.send().await.map_err(Error::Network)?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
@@ -206,8 +247,15 @@ impl Client {
     }
 
     /// Sends with retries and decodes a success body into `T`.
-    async fn call_v1<T: DeserializeOwned>(
+    ///
+    /// Retries: an answer that invites one (see [`ApiFailure::is_retryable`], a profile 429 or
+    /// 503) after its `Retry-After`; a network failure with exponential backoff; a clock-skew
+    /// refusal once, after measuring the skew; each at most `max_attempts` times in all. The
+    /// request is the same every time, idempotency key included, so a retry never places a
+    /// second order.
+    async fn call<T: DeserializeOwned>(
         &self,
+        dialect: Dialect,
         method: Method,
         path_and_query: &str,
         body: Option<&[u8]>,
@@ -219,31 +267,44 @@ impl Client {
         loop {
             attempt += 1;
             let last = attempt >= self.retry.max_attempts;
-            let wait = match self.send_v1(method.clone(), path_and_query, body, idempotency_key).await {
+            let sent = match dialect {
+                Dialect::V1 => self.send_v1(method.clone(), path_and_query, body, idempotency_key).await,
+                Dialect::Profile => self.send_profile(method.clone(), path_and_query, body).await,
+            };
+            let wait = match sent {
                 Ok(raw) if (200..300).contains(&raw.status) => {
                     let value = serde_json::from_slice(&raw.body)
                         .map_err(|e| Error::Decode(format!("{path_and_query}: unexpected success body: {e}")))?;
                     return Ok((value, raw));
                 }
                 Ok(raw) => {
-                    let failure = ApiFailure::from_response(&raw);
-                    if failure.code == "timestamp_out_of_range" && !clock_synced {
-                        clock_synced = true;
-                        self.sync_clock().await?;
-                        continue;
+                    let (next, error) = match dialect {
+                        Dialect::V1 => {
+                            let failure = ApiFailure::from_response(&raw);
+                            (failure.next(), Error::Api(Box::new(failure)))
+                        }
+                        Dialect::Profile => {
+                            let failure = ProfileFailure::from_response(&raw);
+                            (failure.next(), Error::Profile(Box::new(failure)))
+                        }
+                    };
+                    match next {
+                        Next::SyncClock if !clock_synced => {
+                            clock_synced = true;
+                            self.sync_clock().await?;
+                            continue;
+                        }
+                        // The same body signed in the same second is the same signed request,
+                        // which places one order; a different order needs a signature of its own.
+                        Next::Resign if !resigned => {
+                            resigned = true;
+                            let into_second = self.now_millis().rem_euclid(1000) as u64;
+                            tokio::time::sleep(Duration::from_millis(1000 - into_second + 5)).await;
+                            continue;
+                        }
+                        Next::RetryAfter(wait) if !last => wait,
+                        _ => return Err(error),
                     }
-                    // The same body signed in the same second is the same signed request, which
-                    // places one order; a different order needs a signature of its own.
-                    if failure.is_signature_reuse() && !resigned {
-                        resigned = true;
-                        let into_second = self.now_millis().rem_euclid(1000) as u64;
-                        tokio::time::sleep(Duration::from_millis(1000 - into_second + 5)).await;
-                        continue;
-                    }
-                    if last || !failure.is_retryable() {
-                        return Err(Error::Api(Box::new(failure)));
-                    }
-                    failure.retry_after.unwrap_or(Duration::from_secs(1))
                 }
                 Err(Error::Network(e)) if !last && (e.is_connect() || e.is_timeout() || e.is_request()) => {
                     self.retry.base_backoff * 2u32.saturating_pow(attempt - 1)
@@ -252,6 +313,26 @@ impl Client {
             };
             tokio::time::sleep(wait.min(self.retry.max_wait)).await;
         }
+    }
+
+    async fn call_v1<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&[u8]>,
+        idempotency_key: Option<&str>,
+    ) -> Result<(T, RawResponse), Error> {
+        self.call(Dialect::V1, method, path_and_query, body, idempotency_key).await
+    }
+
+    async fn call_profile<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> Result<T, Error> {
+        let (envelope, _): (Envelope<T>, _) = self.call(Dialect::Profile, method, path, body, None).await?;
+        Ok(envelope.response)
     }
 
     /// `GET /api/v1/balance`
@@ -282,9 +363,7 @@ impl Client {
 
     /// `GET /api/v1/orders/{id}`
     pub async fn order(&self, id: &str) -> Result<Order, Error> {
-        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            return Err(Error::Config(format!("{id:?} is not an order id")));
-        }
+        check_order_id(id)?;
         let (body, _): (kassa_wire::v1::OrderResponse, _) =
             self.call_v1(Method::GET, &format!("/api/v1/orders/{id}"), None, None).await?;
         Ok(body.order)
@@ -301,4 +380,71 @@ impl Client {
         }
         Ok(self.call_v1(Method::GET, &path, None, None).await?.0)
     }
+
+    /// `POST /api/v1/orders/{id}/cancel` (a kassa addition).
+    pub async fn cancel_order(&self, id: &str) -> Result<CancelResponse, Error> {
+        check_order_id(id)?;
+        Ok(self.call_v1(Method::POST, &format!("/api/v1/orders/{id}/cancel"), None, None).await?.0)
+    }
+
+    /// `POST /api/v1/orders/{id}/refill` (a kassa addition).
+    pub async fn refill_order(&self, id: &str) -> Result<Refill, Error> {
+        check_order_id(id)?;
+        let (body, _): (RefillResponse, _) =
+            self.call_v1(Method::POST, &format!("/api/v1/orders/{id}/refill"), None, None).await?;
+        Ok(body.refill)
+    }
+
+    /// `POST /api/v1/webhooks` (a kassa addition). The answer holds the signing secret, once.
+    pub async fn create_webhook(&self, url: &str) -> Result<Webhook, Error> {
+        let body = serde_json::to_vec(&CreateWebhookRequest { url: url.to_string() })
+            .map_err(|e| Error::Decode(e.to_string()))?;
+        let (response, _): (WebhookResponse, _) =
+            self.call_v1(Method::POST, "/api/v1/webhooks", Some(&body), None).await?;
+        Ok(response.webhook)
+    }
+
+    /// `GET /api/v1/webhooks` (a kassa addition).
+    pub async fn webhooks(&self) -> Result<Vec<Webhook>, Error> {
+        let (response, _): (WebhookListResponse, _) = self.call_v1(Method::GET, "/api/v1/webhooks", None, None).await?;
+        Ok(response.webhooks)
+    }
+
+    /// `DELETE /api/v1/webhooks/{id}` (a kassa addition).
+    pub async fn delete_webhook(&self, id: i64) -> Result<(), Error> {
+        let _: (Ack, _) = self.call_v1(Method::DELETE, &format!("/api/v1/webhooks/{id}"), None, None).await?;
+        Ok(())
+    }
+
+    /// `GET /profile/me`
+    pub async fn profile_me(&self) -> Result<Profile, Error> {
+        self.call_profile(Method::GET, "/profile/me", None).await
+    }
+
+    /// `PUT /profile/edit`: changes the fields that are `Some`, answers the profile as it now is.
+    pub async fn edit_profile(&self, edit: &ProfileEdit) -> Result<Profile, Error> {
+        let body = serde_json::to_vec(edit).map_err(|e| Error::Decode(e.to_string()))?;
+        self.call_profile(Method::PUT, "/profile/edit", Some(&body)).await
+    }
+
+    /// `POST /profile/verify`. Build the request with [`VerifyRequest::new`] and
+    /// [`VerifyRequest::with_document`], which encodes a document's bytes.
+    pub async fn verify_profile(&self, request: &VerifyRequest) -> Result<Verification, Error> {
+        let body = serde_json::to_vec(request).map_err(|e| Error::Decode(e.to_string()))?;
+        self.call_profile(Method::POST, "/profile/verify", Some(&body)).await
+    }
+}
+
+/// Which signing scheme and error envelope a call uses.
+#[derive(Debug, Clone, Copy)]
+enum Dialect {
+    V1,
+    Profile,
+}
+
+fn check_order_id(id: &str) -> Result<(), Error> {
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(Error::Config(format!("{id:?} is not an order id")));
+    }
+    Ok(())
 }

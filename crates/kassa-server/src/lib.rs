@@ -34,12 +34,24 @@ pub fn router(state: AppState) -> Router {
         .route("/time", get(api::health::time))
         .merge(api::v1::routes())
         .merge(api::profile::routes())
+        .merge(docs())
         .fallback(|| async { ApiError::new(ErrorCode::NotFound) })
         .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed) })
         // Each dialect reads its body with its own limit and its own error envelope.
         .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::request_context))
         .with_state(state)
+}
+
+/// `GET /openapi.json` (the description) and `GET /docs` (Swagger UI over it, its assets inside
+/// the binary: no CDN, no internet needed). "Try it out" is off: requests must be signed, which a
+/// browser form cannot do; the SDK and `kassa api` can.
+fn docs() -> Router<AppState> {
+    let config = utoipa_swagger_ui::Config::new(["/openapi.json"])
+        .validator_url("none")
+        .supported_submit_methods(Vec::<String>::new())
+        .try_it_out_enabled(false);
+    utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", api::openapi::document()).config(config).into()
 }
 
 /// Serves until `shutdown` resolves, then finishes the requests in progress (for at most
@@ -55,11 +67,21 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let config = state.config.clone();
+    serve_router(listener, router(state), &config, shutdown).await
+}
+
+/// [`serve`] for a router built from [`router`] with layers of the caller's (the tests check
+/// every response against the OpenAPI description this way).
+pub async fn serve_router(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    config: &ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     use hyper_util::rt::{TokioIo, TokioTimer};
     use tower::Layer;
 
-    let config = state.config.clone();
-    let app = router(state);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(config.header_read_timeout)

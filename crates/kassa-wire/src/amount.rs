@@ -51,6 +51,23 @@ impl<'de> Deserialize<'de> for Amount {
     }
 }
 
+/// In the API description an amount is a JSON number; its digits are exact.
+impl utoipa::PartialSchema for Amount {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Number)
+            .description(Some(
+                "An exact decimal amount, written as a JSON number with its digits as they are (`12.50`, `0.675`). \
+                 Read it as a decimal, not a float, to keep every digit.",
+            ))
+            .examples([serde_json::json!(12.5)])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Amount {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

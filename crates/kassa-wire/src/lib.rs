@@ -5,6 +5,7 @@
 
 pub mod amount;
 pub mod profile;
+pub mod schema;
 pub mod sign;
 pub mod v1;
 pub mod webhook;

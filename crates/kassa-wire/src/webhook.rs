@@ -1,16 +1,17 @@
 //! Webhook registration bodies and the events kassa sends.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::v1::Order;
 
 /// `POST /api/v1/webhooks`
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CreateWebhookRequest {
     pub url: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Webhook {
     pub id: i64,
     pub url: String,
@@ -21,20 +22,20 @@ pub struct Webhook {
     pub secret: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct WebhookResponse {
     pub success: bool,
     pub webhook: Webhook,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct WebhookListResponse {
     pub success: bool,
     pub webhooks: Vec<Webhook>,
 }
 
 /// The body of every webhook delivery.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Event {
     /// `order.status_changed`
     #[serde(rename = "type")]
@@ -44,7 +45,7 @@ pub struct Event {
     pub data: EventData,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct EventData {
     /// The order as it was right after the change.
     pub order: Order,

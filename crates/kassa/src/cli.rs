@@ -66,6 +66,139 @@ pub enum Command {
     Worker(BackgroundArgs),
     /// Run a local upstream provider (reseller-panel API v2) for demos and tests.
     ProviderSim(ProviderSimArgs),
+    /// Call a kassa server as an integrator: signed requests with KASSA_API_KEY/KASSA_API_SECRET.
+    Api(ApiArgs),
+    /// Print the OpenAPI description of the HTTP API (what `openapi.json` holds).
+    Openapi,
+}
+
+/// `kassa api ...`: the SDK on the command line.
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// The server, e.g. http://127.0.0.1:8080.
+    #[arg(long, env = "KASSA_BASE_URL", default_value = "http://127.0.0.1:8080", global = true)]
+    pub base_url: String,
+    /// The API key (bs_live_...).
+    #[arg(long, env = "KASSA_API_KEY", global = true, hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// The API secret. Prefer the environment: a flag shows in the process list.
+    #[arg(long, env = "KASSA_API_SECRET", global = true, hide_env_values = true)]
+    pub api_secret: Option<String>,
+    /// Print the answer as JSON (for scripts) instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: ApiCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiCommand {
+    /// The wallet balance.
+    Balance,
+    /// The services this key may order.
+    Services {
+        /// Only this category (case-insensitive).
+        #[arg(long)]
+        category: Option<String>,
+    },
+    /// Create, read, cancel or refill one order.
+    #[command(subcommand)]
+    Order(ApiOrderCommand),
+    /// Recent orders, newest first.
+    Orders {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 1)]
+        page: u32,
+        /// Orders per page (1 to 100).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Every page, not just one.
+        #[arg(long)]
+        all: bool,
+    },
+    /// The profile and identity-verification API.
+    #[command(subcommand)]
+    Profile(ApiProfileCommand),
+    /// The server's clock and this machine's skew from it.
+    Time,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiOrderCommand {
+    /// Place a wallet-paid order.
+    Create {
+        #[arg(long)]
+        service: i64,
+        #[arg(long)]
+        quantity: u64,
+        #[arg(long)]
+        link: String,
+        /// A file with one comment per line (custom-comment services).
+        #[arg(long)]
+        comments_file: Option<PathBuf>,
+        /// Your own reference for the order (client_order_ref).
+        #[arg(long = "ref")]
+        client_order_ref: Option<String>,
+        /// Reuse a key to retry an order safely; one is made when absent.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
+    /// Show one order.
+    Get { id: String },
+    /// Cancel an order (refunded at once if no provider has it yet).
+    Cancel { id: String },
+    /// Ask for a refill of a completed or partial order.
+    Refill { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiProfileCommand {
+    /// Show the profile.
+    Me,
+    /// Change profile fields; only the ones given change.
+    Edit(ProfileEditArgs),
+    /// File an identity verification with up to two documents (JPEG, PNG or PDF files).
+    Verify {
+        /// passport, driving_license or nid.
+        #[arg(long = "type")]
+        verify_type: String,
+        #[arg(long)]
+        first_name: String,
+        /// 1 (male) or 2 (female).
+        #[arg(long)]
+        gender: u8,
+        #[arg(long)]
+        id_number: String,
+        #[arg(long)]
+        document1: Option<PathBuf>,
+        #[arg(long)]
+        document2: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileEditArgs {
+    #[arg(long)]
+    pub first_name: Option<String>,
+    #[arg(long)]
+    pub last_name: Option<String>,
+    #[arg(long)]
+    pub username: Option<String>,
+    #[arg(long)]
+    pub email: Option<String>,
+    #[arg(long)]
+    pub phone: Option<String>,
+    #[arg(long)]
+    pub language: Option<String>,
+    #[arg(long)]
+    pub country: Option<String>,
+    #[arg(long)]
+    pub city: Option<String>,
+    #[arg(long)]
+    pub address: Option<String>,
+    #[arg(long)]
+    pub bio: Option<String>,
 }
 
 /// The background work: sending orders to providers, polling them, delivering webhooks.

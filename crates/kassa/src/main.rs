@@ -24,6 +24,10 @@ fn init_logging(format: LogFormat) {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if let Command::Openapi = cli.command {
+        print!("{}", kassa_server::api::openapi::json());
+        return std::process::ExitCode::SUCCESS;
+    }
     let settings = match Settings::resolve(&cli.global) {
         Ok(settings) => settings,
         Err(e) => {
@@ -46,6 +50,8 @@ fn main() -> std::process::ExitCode {
             Command::Admin(command) => commands::admin::run(&settings, command).await,
             Command::Worker(args) => commands::worker::run(&settings, args).await,
             Command::ProviderSim(args) => commands::provider_sim::run(args).await,
+            Command::Api(args) => commands::api::run(args).await,
+            Command::Openapi => unreachable!("answered before the runtime starts"),
         }
     });
     match result {

@@ -1,6 +1,7 @@
 //! The HTTP surface: one module per dialect, plus health.
 
 pub mod health;
+pub mod openapi;
 pub mod profile;
 pub mod v1;
 

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod admin;
+pub mod api;
 pub mod background;
 pub mod demo;
 pub mod migrate;

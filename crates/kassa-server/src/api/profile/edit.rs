@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use kassa_core::profile::parse_edit;
-use kassa_wire::profile::{Envelope, Profile};
+use kassa_wire::profile::{Envelope, Profile, ProfileEdit};
 use serde_json::{Map, Value};
 
 use super::error::ProfileError;
@@ -14,6 +14,17 @@ use crate::auth::profile::ProfileSigned;
 use crate::state::AppState;
 use kassa_store::present;
 
+#[utoipa::path(
+    put,
+    path = "/profile/edit",
+    tag = "Profile",
+    operation_id = "profile_edit",
+    summary = "Change profile fields",
+    description = "Only the listed fields change; none listed is `No user field listed`. Every invalid field is \
+        reported at once. Answers the profile as it now is.",
+    request_body(content = ProfileEdit, content_type = "application/json"),
+    responses((status = 200, description = "The updated profile", body = Envelope<Profile>)),
+)]
 pub async fn edit(
     State(state): State<AppState>,
     signed: ProfileSigned,

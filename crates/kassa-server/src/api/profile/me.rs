@@ -10,6 +10,16 @@ use crate::auth::profile::ProfileSigned;
 use crate::state::AppState;
 use kassa_store::present;
 
+#[utoipa::path(
+    get,
+    path = "/profile/me",
+    tag = "Profile",
+    operation_id = "profile_me",
+    summary = "The profile of the signed-in customer",
+    description = "Every value is a string or `null`, in the seed's shape; `verified` is `\"1\"` once an identity \
+        verification was approved.",
+    responses((status = 200, description = "The profile", body = Envelope<Profile>)),
+)]
 pub async fn me(State(state): State<AppState>, signed: ProfileSigned) -> Result<Json<Envelope<Profile>>, ProfileError> {
     let customer = state
         .store

@@ -6,10 +6,10 @@
 //! the seed's "Unrecognized method"); a recognized method an endpoint does not take is a 405 that
 //! names the right one.
 
-mod edit;
+pub(crate) mod edit;
 pub mod error;
-mod me;
-mod verify;
+pub(crate) mod me;
+pub(crate) mod verify;
 
 use axum::http::{Method, StatusCode};
 use axum::routing::{any, get, post, put, MethodRouter};

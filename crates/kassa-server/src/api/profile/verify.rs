@@ -19,7 +19,7 @@ use axum::Json;
 use kassa_core::crypto::Vault;
 use kassa_core::verification::{document_context, id_number_context, may_submit, new_reference, parse_verify};
 use kassa_store::{NewDocument, NewVerification};
-use kassa_wire::profile::{Envelope, Verification};
+use kassa_wire::profile::{Envelope, Verification, VerifyRequest};
 use serde_json::value::RawValue;
 
 use super::error::ProfileError;
@@ -27,6 +27,18 @@ use crate::auth::profile::{ProfileSigned, Verify};
 use crate::state::AppState;
 use kassa_store::present;
 
+#[utoipa::path(
+    post,
+    path = "/profile/verify",
+    tag = "Profile",
+    operation_id = "profile_verify",
+    summary = "File an identity verification",
+    description = "Documents are base64 in the body, typed by their bytes (JPEG, PNG, PDF), at most 10 MiB each \
+        decoded, and stored encrypted. A verification in process, completed or cancelled refuses a new one (409, \
+        the seed's messages).",
+    request_body(content = VerifyRequest, content_type = "application/json"),
+    responses((status = 200, description = "The verification, in process", body = Envelope<Verification>)),
+)]
 pub async fn verify(
     State(state): State<AppState>,
     signed: ProfileSigned<Verify>,

@@ -46,6 +46,18 @@ fn provider_error(error: CallError, refused: ErrorCode) -> ApiError {
 /// `POST /api/v1/orders/{id}/cancel`. An order not yet at a provider is canceled and refunded
 /// at once; one at a provider is canceled there, and refunded when the provider reports it
 /// canceled.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orders/{id}/cancel",
+    tag = "kassa additions",
+    operation_id = "cancel_order",
+    summary = "Cancel an order",
+    description = "An order not yet sent to a provider is canceled and fully refunded at once (`cancel: canceled`); \
+        one at a provider is canceled there and refunded when the provider confirms (`cancel: requested`). \
+        Sent without a body.",
+    params(("id" = String, Path, description = "The API order id", example = "BSAPI-ABC123DEF456")),
+    responses((status = 200, description = "Canceled, or cancellation requested", body = CancelResponse)),
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -75,6 +87,16 @@ pub async fn cancel(
 
 /// `POST /api/v1/orders/{id}/refill`, for completed or partial orders of services that offer
 /// refills: passed to the provider, or recorded for an operator when the service is manual.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orders/{id}/refill",
+    tag = "kassa additions",
+    operation_id = "refill_order",
+    summary = "Ask for a refill",
+    description = "For completed or partial orders of services that offer refills. Sent without a body.",
+    params(("id" = String, Path, description = "The API order id", example = "BSAPI-ABC123DEF456")),
+    responses((status = 200, description = "The refill request", body = RefillResponse)),
+)]
 pub async fn refill(
     State(state): State<AppState>,
     Path(id): Path<String>,

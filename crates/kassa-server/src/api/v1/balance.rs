@@ -9,6 +9,15 @@ use crate::state::AppState;
 use kassa_store::present::money;
 
 /// `GET /api/v1/balance`
+#[utoipa::path(
+    get,
+    path = "/api/v1/balance",
+    tag = "BuyShazam",
+    operation_id = "balance",
+    summary = "Wallet balance",
+    description = "The wallet balance of the customer the API key belongs to. `woo_customer_id` is the customer's numeric id.",
+    responses((status = 200, description = "The wallet", body = BalanceResponse)),
+)]
 pub async fn balance(State(state): State<AppState>, signed: Signed) -> Result<Json<BalanceResponse>, ApiError> {
     let customer = signed.key.customer_id;
     let wallet = state.store.wallet(customer).await.map_err(|e| match e {

@@ -1,10 +1,10 @@
 //! The BuyShazam Developer API (`/api/v1/...`), as the seed documents it.
 
-mod actions;
-mod balance;
-mod orders;
-mod services;
-mod webhooks;
+pub(crate) mod actions;
+pub(crate) mod balance;
+pub(crate) mod orders;
+pub(crate) mod services;
+pub(crate) mod webhooks;
 
 use axum::routing::{delete, get, post};
 use axum::Router;

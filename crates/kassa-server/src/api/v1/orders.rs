@@ -5,7 +5,7 @@ use axum::Json;
 use kassa_core::validation::{idempotency_key, OrderRequest, PageRequest};
 use kassa_core::{ErrorCode, OrderId};
 use kassa_store::{NewOrder, OrderFilter, OrderPlaced, StoreError};
-use kassa_wire::v1::{CreateOrderResponse, OrderListResponse, OrderResponse};
+use kassa_wire::v1::{CreateOrderRequest, CreateOrderResponse, OrderListResponse, OrderResponse};
 use serde::Deserialize;
 
 use crate::api::is_json;
@@ -15,6 +15,27 @@ use crate::state::AppState;
 use kassa_store::present;
 
 /// `POST /api/v1/orders`
+#[utoipa::path(
+    post,
+    path = "/api/v1/orders",
+    tag = "BuyShazam",
+    operation_id = "create_order",
+    summary = "Create a wallet-paid order",
+    description = "Charges `price_per_1000 * quantity / 1000`, rounded up to the wallet currency's minor unit, \
+        and creates the order in one transaction. The same `X-Idempotency-Key` with the same body replays the \
+        original answer (with `Idempotent-Replayed: true`); with a different body it is `duplicate_order`; \
+        while the first request is still running it is `customer_wallet_locked` (retry after `Retry-After`).",
+    params(
+        ("X-Idempotency-Key" = String, Header, description = "1 to 255 printable ASCII characters, unique per order; \
+            send the same key when retrying the same order.", example = "order-10001"),
+    ),
+    request_body(content = CreateOrderRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The order was created (or, with `Idempotent-Replayed: true`, created earlier by this key)",
+            body = CreateOrderResponse,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this answer replays an earlier request with the same idempotency key"))),
+    ),
+)]
 pub async fn create(State(state): State<AppState>, headers: HeaderMap, signed: Signed) -> Result<Response, ApiError> {
     let key = idempotency_key(headers.get("x-idempotency-key").map(|v| v.as_bytes()))?;
     if !is_json(&headers) {
@@ -55,6 +76,15 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, signed: S
 }
 
 /// `GET /api/v1/orders/{id}`
+#[utoipa::path(
+    get,
+    path = "/api/v1/orders/{id}",
+    tag = "BuyShazam",
+    operation_id = "order",
+    summary = "One order",
+    params(("id" = String, Path, description = "The API order id", example = "BSAPI-ABC123DEF456")),
+    responses((status = 200, description = "The order", body = OrderResponse)),
+)]
 pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -79,6 +109,20 @@ pub struct ListQuery {
 }
 
 /// `GET /api/v1/orders?page=&limit=&status=`, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orders",
+    tag = "BuyShazam",
+    operation_id = "orders",
+    summary = "Recent orders",
+    description = "The API orders of this customer, newest first, a page at a time.",
+    params(
+        ("page" = Option<u32>, Query, description = "Page number, from 1 (default 1)", minimum = 1, example = 1),
+        ("limit" = Option<u32>, Query, description = "Orders per page, 1 to 100 (default 50)", minimum = 1, maximum = 100, example = 50),
+        ("status" = Option<String>, Query, description = "Only orders with this status"),
+    ),
+    responses((status = 200, description = "One page of orders", body = OrderListResponse)),
+)]
 pub async fn list(
     State(state): State<AppState>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,

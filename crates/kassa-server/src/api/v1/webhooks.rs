@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use kassa_core::ErrorCode;
 use kassa_store::{present, NewWebhook, StoreError, WebhookRecord};
+use kassa_wire::v1::Ack;
 use kassa_wire::webhook::{CreateWebhookRequest, Webhook, WebhookListResponse, WebhookResponse};
 
 use crate::api::is_json;
@@ -24,6 +25,17 @@ fn view(record: &WebhookRecord, secret: Option<String>) -> Webhook {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks",
+    tag = "kassa additions",
+    operation_id = "create_webhook",
+    summary = "Register a webhook",
+    description = "Order status changes are sent to `url`, signed per Standard Webhooks with the `secret` of this \
+        answer (shown once, keep it).",
+    request_body(content = CreateWebhookRequest, content_type = "application/json"),
+    responses((status = 201, description = "The webhook, with its signing secret", body = WebhookResponse)),
+)]
 pub async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -50,6 +62,14 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(WebhookResponse { success: true, webhook: view(&record, Some(secret)) })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks",
+    tag = "kassa additions",
+    operation_id = "webhooks",
+    summary = "Registered webhooks",
+    responses((status = 200, description = "The webhooks (without secrets)", body = WebhookListResponse)),
+)]
 pub async fn list(State(state): State<AppState>, signed: Signed) -> Result<Json<WebhookListResponse>, ApiError> {
     let records = state
         .store
@@ -59,15 +79,24 @@ pub async fn list(State(state): State<AppState>, signed: Signed) -> Result<Json<
     Ok(Json(WebhookListResponse { success: true, webhooks: records.iter().map(|r| view(r, None)).collect() }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/webhooks/{id}",
+    tag = "kassa additions",
+    operation_id = "delete_webhook",
+    summary = "Remove a webhook",
+    params(("id" = i64, Path, description = "The webhook id")),
+    responses((status = 200, description = "Removed", body = Ack)),
+)]
 pub async fn remove(
     State(state): State<AppState>,
     Path(id): Path<String>,
     signed: Signed,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Ack>, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::new(ErrorCode::WebhookNotFound))?;
     state.store.delete_webhook(Some(signed.key.customer_id), id).await.map_err(|e| match e {
         StoreError::NotFound(_) => ApiError::new(ErrorCode::WebhookNotFound),
         other => ApiError::from_store(other, ErrorCode::InternalError),
     })?;
-    Ok(Json(serde_json::json!({"success": true})))
+    Ok(Json(Ack { success: true }))
 }

@@ -10,6 +10,7 @@ pub mod process;
 pub mod profile;
 pub mod raw;
 pub mod receiver;
+pub mod schema;
 pub mod services;
 
 use std::sync::Arc;
@@ -52,8 +53,13 @@ pub struct TestServer {
     pub vault: Vault,
     pub base_url: String,
     pub addr: std::net::SocketAddr,
+    /// The server's state, for tests that reach behind the API (e.g. hold an idempotency key).
+    pub state: AppState,
+    /// Every answer checked against openapi.json; fails the test on drop if one did not fit.
+    pub conformance: schema::Conformance,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    _conformance: schema::ConformanceGuard,
 }
 
 #[derive(Default)]
@@ -79,10 +85,14 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let config = ServerConfig { listen: addr, ..options.config };
-        let state = AppState::new(store.clone(), server_vault, config).expect("server state");
+        let state = AppState::new(store.clone(), server_vault, config.clone()).expect("server state");
+        let conformance = schema::Conformance::default();
+        let check = conformance.clone();
+        let app = kassa_server::router(state.clone())
+            .layer(axum::middleware::from_fn(move |request, next| check.clone().layer(request, next)));
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            kassa_server::serve(listener, state, async {
+            kassa_server::serve_router(listener, app, &config, async {
                 let _ = stop.await;
             })
             .await
@@ -95,6 +105,9 @@ impl TestServer {
             vault,
             base_url: format!("http://{addr}"),
             addr,
+            state,
+            _conformance: schema::ConformanceGuard(conformance.clone()),
+            conformance,
             shutdown: Some(shutdown),
             task: Some(task),
         }
