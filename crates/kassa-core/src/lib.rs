@@ -14,6 +14,7 @@ pub mod ids;
 pub mod money;
 pub mod order;
 pub mod profile;
+pub mod redact;
 pub mod validation;
 pub mod verification;
 

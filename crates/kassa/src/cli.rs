@@ -562,9 +562,13 @@ pub enum OrderCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Cancel and refund the whole charge, once.
+    /// Cancel and refund the whole charge, once. An order its provider has (or may have: in
+    /// needs_review) needs --confirm: cancel it at the provider first.
     Cancel {
         id: String,
+        /// The provider does not have the order, or has canceled it: refund it anyway.
+        #[arg(long)]
+        confirm: bool,
         #[arg(long)]
         json: bool,
     },

@@ -2,7 +2,11 @@
 //!
 //! * A submission is claimed (marked `submitting` under a lease, committed) before the request
 //!   goes out. If the worker dies between sending and recording, the lease runs out and the order
-//!   goes to `needs_review` — it is never sent twice.
+//!   goes to `needs_review` — it is never sent twice. A worker claims only as many orders as it
+//!   sends at once, so every claimed order is on the wire right after its claim and the lease
+//!   (longer than the slowest provider call) never runs out under a live worker: an order that
+//!   waited in a queue while another worker expired its claim could otherwise be sent after it
+//!   went to review.
 //! * Failures are sorted by what they prove: a connection that was never made is retried with
 //!   backoff and jitter, a bounded number of times; anything after the request may have been
 //!   read (timeout, reset, 5xx, unreadable answer) sends the order to `needs_review`; a clear
@@ -16,7 +20,7 @@ use std::time::Duration;
 
 use kassa_store::{now_millis, OrderRecord, StatusChange, Store, Submission};
 use rand::Rng;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::providers::Providers;
@@ -30,11 +34,9 @@ pub struct WorkerConfig {
     pub poll_interval: Duration,
     /// How long a claim holds; longer than a provider call may take.
     pub lease: Duration,
-    /// Most orders claimed for sending per round.
-    pub submit_batch: u32,
     /// Most orders claimed for a status check per round.
     pub poll_batch: u32,
-    /// Submissions sent at once.
+    /// Submissions sent at once, and so claimed at once.
     pub concurrency: usize,
     /// Attempts to reach a provider before an order that was never sent goes to review.
     pub max_attempts: u32,
@@ -49,7 +51,6 @@ impl Default for WorkerConfig {
             tick: Duration::from_secs(1),
             poll_interval: Duration::from_secs(30),
             lease: Duration::from_secs(120),
-            submit_batch: 50,
             poll_batch: 500,
             concurrency: 8,
             max_attempts: 6,
@@ -77,7 +78,8 @@ pub fn spawn(
             if *shutdown.borrow() {
                 break;
             }
-            submit_round(&store, &providers, &config).await;
+            // A full round means more may be waiting: go on without waiting for the next tick.
+            while submit_round(&store, &providers, &config).await >= config.concurrency.max(1) && !*shutdown.borrow() {}
             poll_round(&store, &providers, &config).await;
         }
         tracing::info!("fulfilment worker stopped");
@@ -95,20 +97,20 @@ fn retry_delay(config: &WorkerConfig, attempts: u32) -> Duration {
     base.mul_f64(factor)
 }
 
-async fn submit_round(store: &Arc<dyn Store>, providers: &Arc<Providers>, config: &WorkerConfig) {
-    let claimed = match store.claim_submissions(config.submit_batch, config.lease).await {
+/// Claims and sends up to `concurrency` orders, all at once; answers how many were claimed.
+async fn submit_round(store: &Arc<dyn Store>, providers: &Arc<Providers>, config: &WorkerConfig) -> usize {
+    let claimed = match store.claim_submissions(config.concurrency.max(1) as u32, config.lease).await {
         Ok(claimed) => claimed,
         Err(e) => {
             tracing::warn!(error = %e, "claiming orders to submit failed");
-            return;
+            return 0;
         }
     };
-    let limit = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let count = claimed.len();
     let mut running = JoinSet::new();
     for order in claimed {
-        let (store, providers, config, limit) = (store.clone(), providers.clone(), config.clone(), limit.clone());
+        let (store, providers, config) = (store.clone(), providers.clone(), config.clone());
         running.spawn(async move {
-            let _permit = limit.acquire().await;
             let submission = submit(&providers, &config, &order).await;
             let id = order.id.clone();
             match store.record_submission(&id, submission.clone(), millis_after(config.poll_interval)).await {
@@ -119,6 +121,7 @@ async fn submit_round(store: &Arc<dyn Store>, providers: &Arc<Providers>, config
         });
     }
     while running.join_next().await.is_some() {}
+    count
 }
 
 /// Sends one claimed order and says what happened.

@@ -128,17 +128,6 @@ fn map_pool_err(error: deadpool_postgres::PoolError) -> StoreError {
     StoreError::Unavailable(format!("no database connection: {error}"))
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => match url[scheme + 3..at].find(':') {
-            Some(colon) => format!("{}:***{}", &url[..scheme + 3 + colon], &url[at..]),
-            None => url.to_string(),
-        },
-        _ => url.to_string(),
-    }
-}
-
 type Client = deadpool_postgres::Object;
 
 impl PostgresStore {
@@ -153,13 +142,13 @@ impl PostgresStore {
             SchemaState::Behind { pending } => {
                 return Err(StoreError::Schema(format!(
                     "{} lacks schema migrations {pending:?}; run `kassa migrate` first",
-                    redact(&options.url)
+                    kassa_core::redact::redact_url(&options.url)
                 )))
             }
         }
         let currency = settle_currency(&client, options.currency.as_ref()).await?;
         drop(client);
-        let description = redact(&options.url);
+        let description = kassa_core::redact::redact_url(&options.url);
         let orders = orders::OrderLanes::start(pool.clone(), &options, currency.clone());
         Ok(Self { pool, currency, description, options, orders })
     }
@@ -264,8 +253,10 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
 }
 
 fn build_pool(options: &PostgresOptions) -> StoreResult<Pool> {
-    let mut config: tokio_postgres::Config =
-        options.url.parse().map_err(|e| StoreError::Schema(format!("{}: {e}", redact(&options.url))))?;
+    let mut config: tokio_postgres::Config = options
+        .url
+        .parse()
+        .map_err(|e| StoreError::Schema(format!("{}: {e}", kassa_core::redact::redact_url(&options.url))))?;
     config.connect_timeout(options.connect_timeout);
     config.options(format!("-c statement_timeout={}", options.statement_timeout.as_millis()));
     config.application_name("kassa");

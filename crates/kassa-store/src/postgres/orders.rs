@@ -69,16 +69,20 @@ impl OrderLanes {
         self.services.write().expect("service cache lock").remove(&id);
     }
 
-    async fn service(&self, pool: &Pool, id: i64) -> StoreResult<Option<ServiceRecord>> {
+    /// The service, and whether it came from this process's cache. Another process (a second
+    /// node, `kassa admin service update`) may have changed it since it was cached: an order it
+    /// accepts is checked against the row's version in the placing transaction, and a refusal it
+    /// makes is checked again against a fresh copy before it is answered (see [`Self::place`]).
+    async fn service(&self, pool: &Pool, id: i64) -> StoreResult<Option<(ServiceRecord, bool)>> {
         if let Some(service) = self.services.read().expect("service cache lock").get(&id) {
-            return Ok(Some(service.clone()));
+            return Ok(Some((service.clone(), true)));
         }
         let client = pool.get().await.map_err(map_pool_err)?;
         let service = sql::service(&client, id).await?;
         if let Some(service) = &service {
             self.services.write().expect("service cache lock").insert(id, service.clone());
         }
-        Ok(service)
+        Ok(service.map(|s| (s, false)))
     }
 
     /// An earlier order under this key wins over a refusal of this request (the retry of a
@@ -106,11 +110,17 @@ impl OrderLanes {
         let fingerprint = request.fingerprint();
         let comments = request.custom_comments.as_ref().map(|c| c.join("\n"));
         for _ in 0..PLACE_ATTEMPTS {
-            let Some(service) = self.service(pool, request.service_id).await? else {
+            let Some((service, cached)) = self.service(pool, request.service_id).await? else {
                 return self.replay_or_refuse(pool, &new, OrderRefusal::ServiceNotFound).await;
             };
             let charge = match service.terms().quote(request, &new.allowed_services, &self.currency) {
                 Ok(charge) => charge,
+                // Refused by a cached copy: the service may have been re-activated or widened
+                // by another process since; decide on the row as it is now.
+                Err(_) if cached => {
+                    self.forget_service(service.id);
+                    continue;
+                }
                 Err(refusal) => return self.replay_or_refuse(pool, &new, refusal).await,
             };
             let id = OrderId::generate();

@@ -11,7 +11,10 @@ use crate::support::process::{KassaEnv, KassaProcess};
 use crate::support::receiver::Receiver;
 use crate::support::{Backend, TestDb};
 
-crate::backend_tests!(an_order_flows_through_provider_sim_with_the_cli_and_webhooks);
+crate::backend_tests!(
+    an_order_flows_through_provider_sim_with_the_cli_and_webhooks,
+    an_operator_cannot_refund_an_order_its_provider_holds_by_accident,
+);
 
 async fn an_order_flows_through_provider_sim_with_the_cli_and_webhooks(backend: Backend) {
     let db = TestDb::new(backend).await;
@@ -115,6 +118,51 @@ async fn an_order_flows_through_provider_sim_with_the_cli_and_webhooks(backend: 
     assert_eq!(orders["total"].as_u64(), Some(0));
     let listed: Value = env.json(&["admin", "order", "show", &placed.order.id]);
     assert_eq!(listed["status"].as_str(), Some("completed"));
+    drop(node);
+    drop(sim);
+}
+
+/// `kassa admin order cancel` on an order its provider has would pay for a delivery that still
+/// happens: it is refused unless the operator confirms.
+async fn an_operator_cannot_refund_an_order_its_provider_holds_by_accident(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let env = KassaEnv::for_db(&db);
+    assert!(env.run(&["migrate"]).status.success());
+    let sim = KassaProcess::spawn(
+        &env,
+        &["provider-sim", "--listen", "127.0.0.1:0", "--pending-secs", "600"],
+        "provider-sim listening on ",
+        None,
+    );
+    env.json(&["admin", "provider", "add", "--name", "sim", "--url", &sim.base_url, "--key", "sim-key"]);
+    let seeded = env.seed("10.00", "1.00", 100_000);
+    let service = seeded.service.to_string();
+    env.json(&["admin", "service", "update", &service, "--provider", "sim", "--provider-service", "1"]);
+    let node = env.serve(&["--worker-tick-ms", "50", "--poll-interval-ms", "100"]);
+    let client = seeded.client(&node.base_url);
+    let request = CreateOrderRequest {
+        service_id: seeded.service,
+        quantity: 500,
+        link: "https://x".into(),
+        client_order_ref: None,
+        custom_comments: None,
+    };
+    let placed = client.create_order(&request, None).await.unwrap();
+    let id = placed.order.id.clone();
+    eventually(Duration::from_secs(20), "the provider to take the order", || async {
+        let order = env.json(&["admin", "order", "show", &id]);
+        (order["upstream"].as_str() == Some("submitted")).then_some(())
+    })
+    .await;
+
+    let refused = env.run(&["admin", "order", "cancel", &id]);
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("holds it as order") && said.contains("--confirm"), "{said}");
+    assert_eq!(env.json(&["admin", "order", "show", &id])["refunded"].as_f64(), Some(0.0));
+
+    let canceled = env.json(&["admin", "order", "cancel", &id, "--confirm"]);
+    assert_eq!((canceled["status"].as_str(), canceled["refunded"].as_f64()), (Some("canceled"), Some(0.5)));
     drop(node);
     drop(sim);
 }

@@ -24,6 +24,7 @@ backend_tests!(
     a_key_in_flight_answers_wallet_locked,
     a_locked_database_answers_503_and_recovers,
     refunds_are_paid_once_from_the_order_price,
+    a_service_changed_by_another_process_is_seen_at_once,
 );
 
 fn order_body(service: i64, quantity: u64) -> serde_json::Value {
@@ -447,4 +448,29 @@ async fn refunds_are_paid_once_from_the_order_price(backend: Backend) {
     );
     let books = server.store.audit_books().await.unwrap();
     assert!(books.is_balanced(), "{books:?}");
+}
+
+/// A node caches services; a change made through another connection (another node, the admin
+/// CLI) must be seen by the next order, whether it opens or closes the service.
+async fn a_service_changed_by_another_process_is_seen_at_once(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let service = server.service(ServiceKind::Default, "1.00", 10, 100).await;
+    let account = server.customer("10.00").await;
+    let signer = account.signer();
+    let elsewhere = server.db.open(&StoreOptions::default()).await;
+    let place = |quantity: u64, key: &str| signer.order(&order_body(service.id, quantity), key).send();
+
+    // The serving node has the service cached (and refuses the quantity with it).
+    assert_eq!(place(10, "seen-1").await.status, 201);
+    assert_error(&place(500, "seen-2").await, 400, "quantity_above_maximum");
+    // Widened elsewhere: the next order is taken.
+    elsewhere.update_service(service.id, ServicePatch { max: Some(1000), ..Default::default() }).await.unwrap();
+    assert_eq!(place(500, "seen-3").await.status, 201);
+    // Withdrawn elsewhere: refused at once.
+    elsewhere.update_service(service.id, ServicePatch { active: Some(false), ..Default::default() }).await.unwrap();
+    assert_error(&place(11, "seen-4").await, 404, "service_not_found");
+    // Back elsewhere: taken again.
+    elsewhere.update_service(service.id, ServicePatch { active: Some(true), ..Default::default() }).await.unwrap();
+    assert_eq!(place(12, "seen-5").await.status, 201);
+    assert!(server.store.audit_books().await.unwrap().is_balanced());
 }

@@ -75,6 +75,12 @@ impl ProfileError {
                 tracing::warn!(error = %cause, "database unavailable");
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, messages::UNAVAILABLE).retry_after(1)
             }
+            // Concurrent writes kept conflicting through the store's bounded retries: nothing
+            // was changed, and the same request can simply be sent again.
+            StoreError::Contention(cause) => {
+                tracing::warn!(error = %cause, "contention after bounded retries");
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, messages::UNAVAILABLE).retry_after(1)
+            }
             StoreError::Verification(refusal) => Self::refused(refusal),
             StoreError::Taken { field } => Self::new(StatusCode::CONFLICT, format!("{field} is already taken")),
             other => Self::internal(other),
