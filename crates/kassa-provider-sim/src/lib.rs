@@ -52,6 +52,8 @@ pub struct SimConfig {
     pub cancel_rate: f64,
     /// The provider's own balance, reported by `action=balance`.
     pub balance: String,
+    /// Whether `status` takes `orders=` (many ids); a panel without it knows only `order=`.
+    pub multi_status: bool,
 }
 
 impl Default for SimConfig {
@@ -69,6 +71,7 @@ impl Default for SimConfig {
             partial_rate: 0.0,
             cancel_rate: 0.0,
             balance: "1000.00".into(),
+            multi_status: true,
         }
     }
 }
@@ -364,7 +367,7 @@ fn handle(state: &mut SimState, action: &str, form: &HashMap<String, String>) ->
             json!({"order": id})
         }
         "status" => {
-            if let Some(ids) = form.get("orders") {
+            if let Some(ids) = form.get("orders").filter(|_| state.config.multi_status) {
                 let ids: Vec<&str> = ids.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
                 if ids.len() > 100 {
                     return json!({"error": "Too many orders (100 at most)"});

@@ -259,6 +259,9 @@ pub struct ProviderSimArgs {
     pub partial_rate: f64,
     #[arg(long, default_value_t = 0.0)]
     pub cancel_rate: f64,
+    /// Behave like a panel that knows only `status` with `order=` (no multi-status `orders=`).
+    #[arg(long)]
+    pub single_status: bool,
 }
 
 #[derive(Debug, Args)]
@@ -645,8 +648,9 @@ pub struct ReviewArgs {
     /// Why, for the audit trail (and for support, when the customer asks).
     #[arg(long)]
     pub reason: Option<String>,
-    /// Who decides, for the audit trail.
-    #[arg(long, env = "USER", hide_env_values = true)]
+    /// Who decides, for the audit trail (default: KASSA_ACTOR, else the login name, else
+    /// `uid:N@host`).
+    #[arg(long, env = "KASSA_ACTOR")]
     pub actor: Option<String>,
     #[arg(long)]
     pub json: bool,

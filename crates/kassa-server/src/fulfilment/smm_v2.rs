@@ -119,6 +119,9 @@ pub struct SmmV2 {
     http: reqwest::Client,
     url: String,
     key: String,
+    /// Cleared once the panel has shown it does not know multi-status (`orders=`); from then on
+    /// orders are asked about one by one (`order=`).
+    multi_status: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for SmmV2 {
@@ -129,7 +132,12 @@ impl std::fmt::Debug for SmmV2 {
 
 impl SmmV2 {
     pub fn new(http: reqwest::Client, url: &str, key: &str) -> Self {
-        Self { http, url: url.to_string(), key: key.to_string() }
+        Self {
+            http,
+            url: url.to_string(),
+            key: key.to_string(),
+            multi_status: std::sync::atomic::AtomicBool::new(true),
+        }
     }
 
     /// A client with the timeouts every connector uses.
@@ -193,11 +201,38 @@ impl SmmV2 {
 
     /// Statuses of up to [`MAX_STATUS_BATCH`] orders in one call (`orders=1,2,3`). Each id maps to
     /// its status or the provider's error for it; ids missing from the answer are left out.
+    ///
+    /// One multi-status call (`orders=1,2,3`) when the panel supports it. A panel that does not
+    /// (it refuses the call, or answers a single status or nothing for the ids) is asked order by
+    /// order (`order=1`) from then on.
     pub async fn statuses(&self, ids: &[String]) -> Result<HashMap<String, Result<UpstreamStatus, String>>, CallError> {
+        use std::sync::atomic::Ordering;
         assert!(ids.len() <= MAX_STATUS_BATCH, "at most {MAX_STATUS_BATCH} ids per status call");
-        let value = self.call("status", &[("orders", ids.join(","))]).await?;
-        let map = value.as_object().ok_or_else(|| CallError::Unknown("the status answer is not an object".into()))?;
-        Ok(ids.iter().filter_map(|id| map.get(id).map(|v| (id.clone(), parse_status(v)))).collect())
+        if self.multi_status.load(Ordering::Relaxed) {
+            match self.call("status", &[("orders", ids.join(","))]).await {
+                Ok(Value::Object(map)) if ids.iter().any(|id| map.contains_key(id)) => {
+                    return Ok(ids
+                        .iter()
+                        .filter_map(|id| map.get(id).map(|v| (id.clone(), parse_status(v))))
+                        .collect());
+                }
+                // Answered, but not as a multi-status panel would: the call is not supported.
+                Ok(_) | Err(CallError::Refused(_)) => {
+                    tracing::info!(url = %self.url, "the provider does not answer multi-status calls; polling one order per call");
+                    self.multi_status.store(false, Ordering::Relaxed);
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        let mut reports = HashMap::new();
+        for id in ids {
+            match self.call("status", &[("order", id.clone())]).await {
+                Ok(value) => reports.insert(id.clone(), parse_status(&value)),
+                Err(CallError::Refused(error)) => reports.insert(id.clone(), Err(error)),
+                Err(other) => return Err(other),
+            };
+        }
+        Ok(reports)
     }
 
     /// Asks to cancel one order; `Ok` if the provider accepted the request.

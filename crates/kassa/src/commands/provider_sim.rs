@@ -20,6 +20,7 @@ pub async fn run(args: ProviderSimArgs) -> Result<()> {
         reset_rate: args.reset_rate,
         partial_rate: args.partial_rate,
         cancel_rate: args.cancel_rate,
+        multi_status: !args.single_status,
         ..SimConfig::default()
     };
     let simulator = Simulator::start(args.listen, config).await.with_context(|| format!("binding {}", args.listen))?;

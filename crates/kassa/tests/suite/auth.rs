@@ -15,6 +15,7 @@ backend_tests!(
     wrong_signatures_are_refused,
     query_string_may_be_signed_with_or_without_the_query,
     ip_allow_list_is_enforced,
+    forwarded_for_counts_behind_a_trusted_proxy,
     rate_limit_answers_429_with_retry_after,
     disabled_customer_is_not_found,
     undecryptable_secret_is_an_auth_error,
@@ -136,6 +137,34 @@ async fn ip_allow_list_is_enforced(backend: Backend) {
         .customer_with("0", KeyOptions { allowed_ips: vec!["127.0.0.1/32", "10.0.0.0/8"], ..Default::default() })
         .await;
     assert_eq!(here.signer().get("/api/v1/balance").send().await.status, 200);
+}
+
+/// Behind a load balancer the peer is the proxy: the client address is the right-most address
+/// of `X-Forwarded-For` that is not a trusted proxy itself.
+async fn forwarded_for_counts_behind_a_trusted_proxy(backend: Backend) {
+    let config = kassa_server::ServerConfig {
+        trusted_proxies: vec!["127.0.0.1/32".parse().unwrap(), "192.0.2.0/24".parse().unwrap()],
+        ..Default::default()
+    };
+    let server = TestServer::start_with(backend, ServerOptions { config, ..Default::default() }).await;
+    let office =
+        server.customer_with("0", KeyOptions { allowed_ips: vec!["203.0.113.0/24"], ..Default::default() }).await;
+    let get = |forwarded: Option<&str>| {
+        let request = office.signer().get("/api/v1/balance");
+        match forwarded {
+            Some(chain) => request.header("X-Forwarded-For", chain),
+            None => request,
+        }
+    };
+    // The proxy (127.0.0.1) says the client is 203.0.113.7: allowed.
+    assert_eq!(get(Some("203.0.113.7")).send().await.status, 200);
+    // Through a second trusted proxy: still the client on the left of it.
+    assert_eq!(get(Some("203.0.113.7, 192.0.2.10")).send().await.status, 200);
+    // A client that prepends its own claim: the proxy appended the real address, which counts.
+    assert_error(&get(Some("203.0.113.7, 198.51.100.9")).send().await, 403, "ip_not_allowed");
+    // No header: the peer itself (the proxy's address) is the client.
+    assert_error(&get(None).send().await, 403, "ip_not_allowed");
+    assert_error(&get(Some("not an address")).send().await, 403, "ip_not_allowed");
 }
 
 async fn rate_limit_answers_429_with_retry_after(backend: Backend) {

@@ -71,6 +71,38 @@ async fn postgres_two_nodes_race_one_idempotency_key() {
     assert_eq!(balance.balance.to_string(), "99.00", "one debit");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_nodes_race_one_client_order_ref() {
+    let (_db, env) = postgres_env().await;
+    let seeded = env.seed("100.00", "1.00", 1_000_000);
+    let nodes = [env.serve(&[]), env.serve(&[])];
+    let signers = [seeded.signer(&nodes[0].base_url), seeded.signer(&nodes[1].base_url)];
+    // Forty different requests (own idempotency key, own link) that share one client_order_ref.
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let signer = signers[i % 2].clone();
+            let body = json!({"service_id": seeded.service, "quantity": 1000, "link": format!("https://x/{i}"),
+                "client_order_ref": "shared-ref"});
+            tokio::spawn(async move { signer.order(&body, &format!("key-{i}")).send().await })
+        })
+        .collect();
+    let (mut created, mut refused) = (0, 0);
+    for task in tasks {
+        let response = task.await.unwrap();
+        match response.status {
+            201 => created += 1,
+            409 => {
+                assert_eq!(response.json().unwrap()["error"], "duplicate_order");
+                refused += 1;
+            }
+            other => panic!("unexpected HTTP {other}: {}", String::from_utf8_lossy(&response.body)),
+        }
+    }
+    assert_eq!((created, refused), (1, 39), "one order holds the reference");
+    let balance = seeded.client(&nodes[0].base_url).balance().await.unwrap();
+    assert_eq!(balance.balance.to_string(), "99.00", "one debit");
+}
+
 /// Fires `count` balance requests as fast as possible, alternating between the nodes; returns
 /// (successes, rate-limited, seconds taken).
 async fn burst(signers: &[crate::support::raw::Signer], count: usize) -> (usize, usize, f64) {

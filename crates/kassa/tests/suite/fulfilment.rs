@@ -10,7 +10,7 @@ use kassa_provider_sim::{Control, Fault, Outcome};
 use kassa_store::{OrderFilter, OrderRecord, Resolution, StatusChange, Upstream};
 use serde_json::json;
 
-use crate::support::fulfilment::{eventually, quick_simulator, quick_worker};
+use crate::support::fulfilment::{eventually, quick_simulator, quick_worker, SIM_KEY};
 use crate::support::{assert_error, Account, Backend, TestServer};
 
 crate::backend_tests!(
@@ -20,6 +20,8 @@ crate::backend_tests!(
     a_provider_that_cannot_be_reached_is_retried_then_reviewed,
     a_refused_order_is_canceled_and_refunded,
     statuses_are_polled_in_batches,
+    a_panel_without_multi_status_is_polled_order_by_order,
+    an_expired_claim_goes_to_review_and_a_late_answer_is_only_noted,
     customers_cancel_and_refill,
 );
 
@@ -225,6 +227,37 @@ async fn a_refused_order_is_canceled_and_refunded(backend: Backend) {
     assert_eq!(account.client().balance().await.unwrap().balance.to_string(), "10.00");
 }
 
+/// A panel that knows only `status` with `order=`: the first multi-status call shows it, and
+/// from then on every order is asked about on its own, and still completes.
+async fn a_panel_without_multi_status_is_polled_order_by_order(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let config = kassa_provider_sim::SimConfig {
+        key: SIM_KEY.into(),
+        pending: Duration::from_millis(100),
+        in_progress: Duration::from_millis(150),
+        multi_status: false,
+        ..kassa_provider_sim::SimConfig::default()
+    };
+    let sim = kassa_provider_sim::Simulator::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
+    let provider = server.provider("sim", &sim.url()).await;
+    let service = server.provided_service(&provider, "1", "1.00").await;
+    let account = server.customer("10.00").await;
+    let worker = server.worker(quick_worker());
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(place(&account, service.id, 100).await);
+    }
+    for id in &ids {
+        let done = until_final(&server, id).await;
+        assert_eq!((done.status, done.smm_status.as_deref()), (OrderStatus::Completed, Some("Completed")));
+    }
+    worker.stop().await;
+    let polls: Vec<_> = sim.requests().into_iter().filter(|r| r.action == "status").collect();
+    let multi = polls.iter().filter(|p| p.params.contains_key("orders")).count();
+    assert_eq!(multi, 1, "one multi-status call shows the panel lacks it");
+    assert!(polls.iter().filter(|p| p.params.contains_key("order")).count() >= 3);
+}
+
 async fn statuses_are_polled_in_batches(backend: Backend) {
     let server = TestServer::start(backend).await;
     let sim = quick_simulator().await;
@@ -306,5 +339,41 @@ async fn customers_cancel_and_refill(backend: Backend) {
         (Some("requested"), Some(done.as_str()))
     );
     worker.stop().await;
+    assert!(server.store.audit_books().await.unwrap().is_balanced());
+}
+
+/// A worker that claimed an order and then went silent (crashed, or stalled past its lease):
+/// the next claim round sends the order to review, never to a second submission; an answer the
+/// silent worker records afterwards is kept for the operator but decides nothing.
+async fn an_expired_claim_goes_to_review_and_a_late_answer_is_only_noted(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let sim = quick_simulator().await;
+    let provider = server.provider("sim", &sim.url()).await;
+    let service = server.provided_service(&provider, "1", "1.00").await;
+    let account = server.customer("10.00").await;
+    let id = place(&account, service.id, 1000).await;
+
+    let claimed = server.store.claim_submissions(10, Duration::from_millis(100)).await.unwrap();
+    assert_eq!(claimed.iter().map(|o| &o.id).collect::<Vec<_>>(), vec![&id]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Another worker's round: nothing to send, the stale claim goes to review.
+    assert!(server.store.claim_submissions(10, Duration::from_secs(60)).await.unwrap().is_empty());
+    let reviewed = order(&server, &id).await;
+    assert_eq!(
+        (reviewed.upstream, reviewed.status, reviewed.refunded.0),
+        (Upstream::NeedsReview, OrderStatus::Pending, 0)
+    );
+
+    let late = server
+        .store
+        .record_submission(&id, kassa_store::Submission::Accepted { provider_order_id: "555".into() }, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        (late.upstream, late.status, late.provider_order_id.as_deref()),
+        (Upstream::NeedsReview, OrderStatus::Pending, Some("555"))
+    );
+    assert!(late.last_error.as_deref().is_some_and(|e| e.contains("after the order left")), "{:?}", late.last_error);
+    assert!(sim.requests().iter().all(|r| r.action != "add"), "nothing was sent by anyone");
     assert!(server.store.audit_books().await.unwrap().is_balanced());
 }

@@ -98,18 +98,33 @@ pub async fn run(settings: &Settings, store: &dyn Store, command: VerificationCo
     Ok(())
 }
 
+/// Who runs this command when `--actor` does not say: the login name from the environment, or
+/// (in containers, where none is set) the user id and host, which still tell operators apart.
+fn login_name() -> String {
+    let from_env = ["USER", "LOGNAME"].iter().find_map(|v| std::env::var(v).ok().filter(|n| !n.trim().is_empty()));
+    from_env.unwrap_or_else(|| {
+        let uid = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines().find(|l| l.starts_with("Uid:")).and_then(|l| l.split_whitespace().nth(1)).map(str::to_string)
+            })
+            .unwrap_or_else(|| "?".into());
+        let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+        format!("uid:{uid}@{host}")
+    })
+}
+
 async fn find(store: &dyn Store, id: i64) -> Result<VerificationRecord> {
     store.verification(id).await?.with_context(|| format!("verification {id} not found"))
 }
 
 async fn review(store: &dyn Store, action: ReviewAction, args: ReviewArgs) -> Result<()> {
-    let Some(actor) = args.actor.as_deref().map(str::trim).filter(|a| !a.is_empty()) else {
-        bail!("say who decides with --actor NAME (it defaults to $USER, which is not set)");
+    let actor = match args.actor.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+        Some(actor) => actor.to_string(),
+        None => login_name(),
     };
     let reason = args.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_string);
-    let decided = store
-        .review_verification(Review { verification_id: args.id, action, actor: actor.to_string(), reason })
-        .await?;
+    let decided = store.review_verification(Review { verification_id: args.id, action, actor, reason }).await?;
     let mut value = record(&decided);
     if action == ReviewAction::Approve {
         value["customer_verified"] = json!(true);
