@@ -7,7 +7,7 @@
 # temporary directory) and a throwaway redis-server, and stops them at the end. What the tests
 # need and is missing is installed from the OS packages (Debian/Ubuntu): PostgreSQL, Redis, a JDK
 # for the seed's Java example, Chromium for the docs page, Python's `requests` for the seed's
-# Python example, and cargo-nextest.
+# Python example, schemathesis (PyPI) for the schema-driven API fuzzing, and cargo-nextest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +33,13 @@ fi
 if ! python3 -c 'import requests' 2>/dev/null; then
   say "installing Python requests"
   python3 -m pip install --quiet requests || python3 -m pip install --quiet --break-system-packages requests
+fi
+# Schemathesis fuzzes the API from openapi.json; its hooks use one internal API, so the version is pinned.
+SCHEMATHESIS_VERSION=4.32.5
+if ! st --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+  say "installing schemathesis $SCHEMATHESIS_VERSION"
+  python3 -m pip install --quiet "schemathesis==$SCHEMATHESIS_VERSION" \
+    || python3 -m pip install --quiet --break-system-packages "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   say "installing cargo-nextest"

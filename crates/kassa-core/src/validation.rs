@@ -201,10 +201,11 @@ impl PageRequest {
         (self.page as u64 - 1) * self.limit as u64
     }
 
-    /// Parses the raw query values; absent or empty values take their defaults.
+    /// Parses the raw query values; absent values take their defaults, and a value that is given
+    /// must be valid (`page=` is refused, not read as page 1).
     pub fn parse(page: Option<&str>, limit: Option<&str>, status: Option<&str>) -> Result<Self, Rejection> {
         let number = |text: Option<&str>, field: &'static str, default: u32, max: u32| match text {
-            None | Some("") => Ok(default),
+            None => Ok(default),
             Some(t) => t.parse::<u32>().ok().filter(|n| (1..=max).contains(n)).ok_or_else(|| {
                 Rejection::on(ErrorCode::InvalidPagination, field, format!("must be an integer from 1 to {max}"))
             }),
@@ -212,7 +213,7 @@ impl PageRequest {
         let page = number(page, "page", 1, MAX_PAGE)?;
         let limit = number(limit, "limit", DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT)?;
         let status = match status {
-            None | Some("") => None,
+            None => None,
             Some(s) => Some(s.parse::<OrderStatus>().map_err(|_| {
                 let all: Vec<&str> = OrderStatus::ALL.iter().map(|s| s.as_str()).collect();
                 Rejection::on(ErrorCode::InvalidStatusFilter, "status", format!("must be one of {}", all.join(", ")))
@@ -292,12 +293,15 @@ mod tests {
         let p = PageRequest::parse(None, None, None).unwrap();
         assert_eq!((p.page, p.limit, p.status), (1, 50, None));
         assert_eq!(PageRequest::parse(Some("2"), Some("10"), Some("pending")).unwrap().offset(), 10);
-        for (page, limit) in [("0", "1"), ("1", "0"), ("1", "101"), ("x", "1"), ("-1", "1"), ("10001", "1")] {
+        for (page, limit) in
+            [("0", "1"), ("1", "0"), ("1", "101"), ("x", "1"), ("-1", "1"), ("10001", "1"), ("", "1"), ("1", "")]
+        {
             assert_eq!(
                 PageRequest::parse(Some(page), Some(limit), None).unwrap_err().code,
                 ErrorCode::InvalidPagination
             );
         }
         assert_eq!(PageRequest::parse(None, None, Some("lost")).unwrap_err().code, ErrorCode::InvalidStatusFilter);
+        assert_eq!(PageRequest::parse(None, None, Some("")).unwrap_err().code, ErrorCode::InvalidStatusFilter);
     }
 }

@@ -212,6 +212,8 @@ impl Modify for Conventions {
             );
         }
 
+        constrain_requests(components);
+
         for (path, item) in doc.paths.paths.iter_mut() {
             for (method, operation) in operations(item) {
                 if path.starts_with("/api/v1/") {
@@ -258,6 +260,54 @@ impl Modify for Conventions {
                 }
             }
         }
+    }
+}
+
+/// The limits the server enforces on request bodies, written into their schemas from the
+/// constants that enforce them, so clients and API fuzzers see the real bounds.
+fn constrain_requests(components: &mut utoipa::openapi::Components) {
+    use kassa_core::profile::{MAX_EMAIL_LEN, USERNAME_LEN};
+    use kassa_core::validation::{MAX_CLIENT_ORDER_REF_LEN, MAX_CUSTOM_COMMENTS_LEN, MAX_LINK_LEN, MAX_QUANTITY};
+    use kassa_core::verification::{VerifyType, MAX_FIRST_NAME_CHARS, MAX_ID_NUMBER_CHARS};
+    use utoipa::Number;
+
+    let mut field = |schema: &str, name: &str, edit: &dyn Fn(&mut utoipa::openapi::schema::Object)| {
+        let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(schema) else {
+            panic!("{schema} is not an object schema");
+        };
+        match object.properties.get_mut(name) {
+            Some(RefOr::T(Schema::Object(property))) => edit(property),
+            _ => panic!("{schema}.{name} is not a plain property"),
+        }
+    };
+    let length = |min: usize, max: usize| {
+        move |o: &mut utoipa::openapi::schema::Object| {
+            o.min_length = Some(min);
+            o.max_length = Some(max);
+        }
+    };
+    field("CreateOrderRequest", "service_id", &|o| o.minimum = Some(Number::Int(1)));
+    field("CreateOrderRequest", "quantity", &|o| {
+        o.minimum = Some(Number::Int(1));
+        o.maximum = Some(Number::UInt(MAX_QUANTITY as usize));
+    });
+    field("CreateOrderRequest", "link", &length(1, MAX_LINK_LEN));
+    field("CreateOrderRequest", "client_order_ref", &length(1, MAX_CLIENT_ORDER_REF_LEN));
+    field("CreateOrderRequest", "custom_comments", &length(0, MAX_CUSTOM_COMMENTS_LEN));
+    field("CreateWebhookRequest", "url", &|o| {
+        o.max_length = Some(crate::webhooks::MAX_URL_LEN);
+        o.format = Some(utoipa::openapi::SchemaFormat::Custom("uri".into()));
+    });
+    field("VerifyRequest", "verify_type", &|o| {
+        o.enum_values = Some(VerifyType::ALL.iter().map(|t| serde_json::json!(t.as_str())).collect());
+    });
+    field("VerifyRequest", "first_name", &length(1, MAX_FIRST_NAME_CHARS));
+    field("VerifyRequest", "id_number", &length(1, MAX_ID_NUMBER_CHARS));
+    field("ProfileEdit", "username", &length(USERNAME_LEN.0, USERNAME_LEN.1));
+    field("ProfileEdit", "email", &length(3, MAX_EMAIL_LEN));
+    // profile/edit names an unknown field as an error.
+    if let Some(RefOr::T(Schema::Object(edit))) = components.schemas.get_mut("ProfileEdit") {
+        edit.additional_properties = Some(Box::new(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)));
     }
 }
 

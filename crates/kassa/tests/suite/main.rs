@@ -21,6 +21,7 @@ mod orders;
 mod profile;
 mod restart;
 mod rotation;
+mod schemathesis;
 mod sdk;
 mod seed_clients;
 mod verification;
