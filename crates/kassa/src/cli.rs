@@ -70,6 +70,48 @@ pub enum Command {
     Api(ApiArgs),
     /// Print the OpenAPI description of the HTTP API (what `openapi.json` holds).
     Openapi,
+    /// Measure a scenario against a fresh `kassa serve` (see BENCHMARKS.md).
+    Bench(BenchArgs),
+}
+
+/// `kassa bench`: seeds wallets, starts a server, drives signed load, checks the books.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// orders, orders-hot, balance, mixed, healthz, order-status or order-list; several
+    /// (comma-separated) run one after another against the same server and data.
+    #[arg(long, default_value = "orders")]
+    pub scenario: String,
+    /// Connections; in closed loop also the number of clients.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Open loop at this many requests per second (latency counted from when each was due).
+    /// Without it: closed loop.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Measured seconds.
+    #[arg(long, default_value_t = 30.0)]
+    pub duration: f64,
+    /// Seconds of load before measuring.
+    #[arg(long, default_value_t = 3.0)]
+    pub warmup: f64,
+    /// Funded wallets (customers with a key) the load is spread over.
+    #[arg(long, default_value_t = 1000)]
+    pub wallets: usize,
+    /// Orders placed before the run (through the store), for reads on a big table.
+    #[arg(long, default_value_t = 0)]
+    pub preload: u64,
+    /// Threads of the load generator (it shares the machine with the server).
+    #[arg(long, default_value_t = 1)]
+    pub client_threads: usize,
+    /// Also run `pgbench -b tpcb-like` at the same client count on the same PostgreSQL.
+    #[arg(long)]
+    pub pgbench: bool,
+    /// Extra flags for the server under test, e.g. --server-arg=--pg-pool-size=32.
+    #[arg(long = "server-arg", allow_hyphen_values = true)]
+    pub server_args: Vec<String>,
+    /// Write the JSON report here too (it always goes to stdout).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
 }
 
 /// `kassa api ...`: the SDK on the command line.

@@ -52,6 +52,7 @@ fn main() -> std::process::ExitCode {
             Command::ProviderSim(args) => commands::provider_sim::run(args).await,
             Command::Api(args) => commands::api::run(args).await,
             Command::Openapi => unreachable!("answered before the runtime starts"),
+            Command::Bench(args) => commands::bench::run(&cli.global, args).await,
         }
     });
     match result {

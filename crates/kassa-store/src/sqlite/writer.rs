@@ -109,7 +109,9 @@ fn run(conn: Connection, mut jobs: mpsc::Receiver<Box<dyn Job>>, max_batch: usiz
         }
         stats.batches.fetch_add(1, Ordering::Relaxed);
         stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        let started = std::time::Instant::now();
         let failure = run_batch(&conn, &mut batch).err();
+        tracing::debug!(jobs = batch.len(), micros = started.elapsed().as_micros() as u64, "sqlite batch");
         if let Some(failure) = &failure {
             tracing::warn!(error = %failure, jobs = batch.len(), "SQLite batch did not commit");
         }
@@ -136,7 +138,10 @@ fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> StoreResult<()> {
                 return Err(StoreError::Unavailable("SQLite aborted the transaction".into()));
             }
         }
-        conn.execute_batch("COMMIT").map_err(super::map_err)
+        let commit = std::time::Instant::now();
+        let result = conn.execute_batch("COMMIT").map_err(super::map_err);
+        tracing::debug!(micros = commit.elapsed().as_micros() as u64, "sqlite commit");
+        result
     })();
     if outcome.is_err() && !conn.is_autocommit() {
         let _ = conn.execute_batch("ROLLBACK");

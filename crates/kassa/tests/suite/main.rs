@@ -7,6 +7,7 @@ mod abuse;
 mod admin_cli;
 mod api_cli;
 mod auth;
+mod bench;
 mod cluster;
 mod concurrency;
 mod crash;

@@ -1,0 +1,100 @@
+//! The server under test: `kassa serve` as its own process (the load generator must not share
+//! its runtime), its address, and its memory as the kernel counts it.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    peak_rss_kib: Arc<AtomicU64>,
+    sampling: Arc<AtomicBool>,
+}
+
+/// `VmRSS` and `VmHWM` (the kernel's own peak) of a process, in KiB.
+fn memory_kib(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+impl Server {
+    /// Starts `kassa serve --no-worker` on a free loopback port with `env` and `extra` flags,
+    /// and waits until it listens.
+    pub fn start(env: &[(String, String)], extra: &[String]) -> Result<Self> {
+        let exe = std::env::current_exe().context("finding the kassa binary")?;
+        let mut child = Command::new(exe)
+            .args(["serve", "--listen", "127.0.0.1:0", "--no-worker"])
+            .args(extra)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("KASSA_LOG", std::env::var("KASSA_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting kassa serve")?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(rest) = line.strip_prefix("kassa listening on http://") {
+                        break rest.trim().parse::<SocketAddr>().context("the server's address")?;
+                    }
+                }
+                _ => {
+                    let status = child.wait()?;
+                    bail!("kassa serve stopped before listening ({status})");
+                }
+            }
+        };
+        // Keep draining its output so it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+
+        let peak_rss_kib = Arc::new(AtomicU64::new(0));
+        let sampling = Arc::new(AtomicBool::new(true));
+        let (peak, on, pid) = (peak_rss_kib.clone(), sampling.clone(), child.id());
+        std::thread::spawn(move || {
+            while on.load(Ordering::Relaxed) {
+                if let Some((rss, _)) = memory_kib(pid) {
+                    peak.fetch_max(rss, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        Ok(Self { child, addr, peak_rss_kib, sampling })
+    }
+
+    /// The largest resident size seen by sampling, and the kernel's high-water mark, in MiB.
+    pub fn memory_mib(&self) -> (f64, f64) {
+        let sampled = self.peak_rss_kib.load(Ordering::Relaxed);
+        let hwm = memory_kib(self.child.id()).map(|(_, hwm)| hwm).unwrap_or(sampled);
+        (sampled as f64 / 1024.0, hwm.max(sampled) as f64 / 1024.0)
+    }
+
+    /// Stops the server the way an operator would (SIGTERM: finish what is in flight).
+    pub fn stop(mut self) -> Result<()> {
+        self.sampling.store(false, Ordering::Relaxed);
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        for _ in 0..100 {
+            if self.child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+}
