@@ -10,10 +10,13 @@ use rand::RngCore;
 const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 const BASE62: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
-/// `len` characters drawn uniformly from `alphabet` with the operating system's CSPRNG.
+/// `len` characters drawn uniformly from `alphabet` with the thread's CSPRNG (ChaCha, seeded
+/// and periodically reseeded from the operating system): unguessable, without a system call
+/// per character. Key material (`random_bytes`) comes from the operating system directly.
 pub fn random_token(alphabet: &[u8], len: usize) -> String {
     let pick = Uniform::from(0..alphabet.len());
-    (0..len).map(|_| alphabet[pick.sample(&mut OsRng)] as char).collect()
+    let mut rng = rand::thread_rng();
+    (0..len).map(|_| alphabet[pick.sample(&mut rng)] as char).collect()
 }
 
 /// `n` random bytes from the operating system's CSPRNG.

@@ -72,14 +72,21 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writer thread on `conn`. `max_batch` bounds how many jobs share one commit;
-    /// `queue_len` bounds how many may wait (callers beyond it wait for room).
-    pub fn start(conn: Connection, max_batch: usize, queue_len: usize) -> Self {
+    /// `queue_len` bounds how many may wait (callers beyond it wait for room). `checkpointer`,
+    /// a second connection to the same file, copies the WAL back into the database on its own
+    /// thread, so the writer never stops to do it.
+    pub fn start(conn: Connection, checkpointer: Connection, max_batch: usize, queue_len: usize) -> Self {
         let (queue, jobs) = mpsc::channel(queue_len);
         let stats = Arc::new(WriterStats::default());
         let thread_stats = stats.clone();
+        let (committed, commits) = std::sync::mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("kassa-sqlite-ckpt".into())
+            .spawn(move || checkpoints(checkpointer, commits))
+            .expect("spawning the SQLite checkpoint thread");
         std::thread::Builder::new()
             .name("kassa-sqlite-writer".into())
-            .spawn(move || run(conn, jobs, max_batch.max(1), &thread_stats))
+            .spawn(move || run(conn, jobs, max_batch.max(1), &thread_stats, committed))
             .expect("spawning the SQLite writer thread");
         Self { queue, stats }
     }
@@ -97,7 +104,13 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, mut jobs: mpsc::Receiver<Box<dyn Job>>, max_batch: usize, stats: &WriterStats) {
+fn run(
+    conn: Connection,
+    mut jobs: mpsc::Receiver<Box<dyn Job>>,
+    max_batch: usize,
+    stats: &WriterStats,
+    committed: std::sync::mpsc::SyncSender<()>,
+) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch);
     while let Some(first) = jobs.blocking_recv() {
         batch.push(first);
@@ -118,19 +131,53 @@ fn run(conn: Connection, mut jobs: mpsc::Receiver<Box<dyn Job>>, max_batch: usiz
         for job in batch.drain(..) {
             job.finish(failure.clone());
         }
+        // Tell the checkpointer there is new WAL; one pending note is enough.
+        let _ = committed.try_send(());
     }
+}
+
+/// How often, at most, the WAL is checkpointed while commits keep coming.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Copies committed WAL frames into the database file (`PASSIVE`: never waits for, nor blocks,
+/// the writer or the readers), at most every [`CHECKPOINT_EVERY`] while there are commits.
+/// Ends with a last checkpoint when the writer has stopped.
+fn checkpoints(conn: Connection, commits: std::sync::mpsc::Receiver<()>) {
+    use std::sync::mpsc::RecvTimeoutError;
+    let checkpoint = |conn: &Connection| {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "SQLite checkpoint failed; it is retried after the next commit");
+        }
+    };
+    let mut pending = false;
+    loop {
+        match commits.recv_timeout(CHECKPOINT_EVERY) {
+            Ok(()) => pending = true,
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if pending {
+            checkpoint(&conn);
+            pending = false;
+            std::thread::sleep(CHECKPOINT_EVERY);
+        }
+    }
+    checkpoint(&conn);
 }
 
 /// Runs every job of the batch in its own savepoint and commits once.
 fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> StoreResult<()> {
     conn.execute_batch("BEGIN IMMEDIATE").map_err(super::map_err)?;
     let outcome = (|| {
+        // Prepared once and kept: these run twice per job.
+        let statement = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map_err(super::map_err);
         for job in batch.iter_mut() {
-            conn.execute_batch("SAVEPOINT job").map_err(super::map_err)?;
+            statement("SAVEPOINT job")?;
             if job.run(conn) {
-                conn.execute_batch("RELEASE job").map_err(super::map_err)?;
+                statement("RELEASE job")?;
             } else {
-                conn.execute_batch("ROLLBACK TO job; RELEASE job").map_err(super::map_err)?;
+                statement("ROLLBACK TO job")?;
+                statement("RELEASE job")?;
             }
             // SQLite rolls the whole transaction back on some errors (disk full, I/O). Then the
             // earlier jobs' work is gone too, and none of them may be acknowledged.
