@@ -25,6 +25,8 @@ pub struct Inner {
     pub verify_budget: Arc<Semaphore>,
     /// Connectors to upstream providers (customer cancel and refill requests use them).
     pub providers: Arc<Providers>,
+    /// API secrets already opened, with the sealed value they came from (see `auth::find_key`).
+    pub secrets: crate::auth::SecretCache,
 }
 
 impl AppState {
@@ -49,6 +51,7 @@ impl AppState {
             config,
             verify_budget,
             providers,
+            secrets: Default::default(),
         })))
     }
 }

@@ -43,9 +43,42 @@ pub async fn find_key(state: &AppState, api_key: &str) -> Result<KeyInUse, KeyFa
     if record.key.status != KeyStatus::Active {
         return Err(KeyFailure::Invalid);
     }
-    let secret = state.vault.open(&record.secret_sealed, &secret_context(api_key)).map_err(KeyFailure::Secret)?;
-    let secret = String::from_utf8(secret).map_err(|_| KeyFailure::Secret(CryptoError::Malformed))?;
+    let secret = match state.secrets.get(record.key.id, &record.secret_sealed) {
+        Some(secret) => secret,
+        None => {
+            let secret =
+                state.vault.open(&record.secret_sealed, &secret_context(api_key)).map_err(KeyFailure::Secret)?;
+            let secret = String::from_utf8(secret).map_err(|_| KeyFailure::Secret(CryptoError::Malformed))?;
+            state.secrets.put(record.key.id, &record.secret_sealed, &secret);
+            secret
+        }
+    };
     Ok(KeyInUse { record, secret })
+}
+
+/// Opened API secrets, so a busy key is not decrypted on every request. An entry is used only
+/// while the key's sealed secret in the database is byte for byte the one it was opened from,
+/// and the key row (status, customer) is still read on every request: a revoked or disabled key
+/// is refused at once, cache or not.
+#[derive(Default)]
+pub struct SecretCache {
+    entries: dashmap::DashMap<i64, (Vec<u8>, String)>,
+}
+
+impl SecretCache {
+    /// Most keys kept; beyond it the cache starts over (it only saves a decryption).
+    const MAX_ENTRIES: usize = 100_000;
+
+    fn get(&self, key_id: i64, sealed: &[u8]) -> Option<String> {
+        self.entries.get(&key_id).filter(|entry| entry.0 == sealed).map(|entry| entry.1.clone())
+    }
+
+    fn put(&self, key_id: i64, sealed: &[u8], secret: &str) {
+        if self.entries.len() >= Self::MAX_ENTRIES {
+            self.entries.clear();
+        }
+        self.entries.insert(key_id, (sealed.to_vec(), secret.to_string()));
+    }
 }
 
 /// Why a correctly signed request is still turned away.

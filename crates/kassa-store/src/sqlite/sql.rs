@@ -224,22 +224,26 @@ fn api_key_by_value(conn: &Connection, api_key: &str) -> StoreResult<Option<ApiK
 }
 
 pub fn auth_record(conn: &Connection, api_key: &str) -> StoreResult<Option<AuthRecord>> {
-    conn.prepare_cached(&format!(
-        "SELECT {KEY_COLUMNS}, k.secret_sealed, c.status
-         FROM api_keys k LEFT JOIN customers c ON c.id = k.customer_id WHERE k.api_key = ?1"
-    ))
-    .and_then(|mut s| {
-        s.query_row([api_key], |row| {
-            let status: Option<String> = row.get(9)?;
-            Ok(AuthRecord {
-                key: rows::api_key(row)?,
-                secret_sealed: row.get(8)?,
-                customer_status: status.and_then(|s| s.parse().ok()),
+    // Every signed request runs this: the statement text is built once, not per call.
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT {KEY_COLUMNS}, k.secret_sealed, c.status
+             FROM api_keys k LEFT JOIN customers c ON c.id = k.customer_id WHERE k.api_key = ?1"
+        )
+    });
+    conn.prepare_cached(&SQL)
+        .and_then(|mut s| {
+            s.query_row([api_key], |row| {
+                let status: Option<String> = row.get(9)?;
+                Ok(AuthRecord {
+                    key: rows::api_key(row)?,
+                    secret_sealed: row.get(8)?,
+                    customer_status: status.and_then(|s| s.parse().ok()),
+                })
             })
+            .optional()
         })
-        .optional()
-    })
-    .map_err(map_err)
+        .map_err(map_err)
 }
 
 pub fn set_api_key_status(
