@@ -47,10 +47,10 @@ sqlite() {
     bench "sqlite-balance-c$clients" --scenario balance --concurrency "$clients" --duration "$sweep"
   done
   for rows in 1000 10000 100000 1000000; do
-    bench "sqlite-reads-n$rows" --scenario order-status,order-list --concurrency 16 --duration "$sweep" --wallets 100 --preload "$rows"
+    bench "sqlite-reads-n$rows" --scenario order-status,order-list --concurrency 16 --duration "$sweep" --wallets 10 --preload "$rows"
   done
   # Open loop at a fixed rate: latency from when each request was due.
-  bench "sqlite-orders-open-10k" --scenario orders --concurrency 256 --rate 10000 --duration "$duration"
+  bench "sqlite-orders-open-2k" --scenario orders --concurrency 256 --rate 2000 --duration "$duration"
 }
 
 postgres() {
@@ -79,7 +79,7 @@ postgres() {
   done
   # The table grows from run to run (each adds its orders to the same database): 1k, 11k, 111k, 1.1M.
   for rows in 1000 10000 100000 1000000; do
-    bench "postgres-reads-n$rows" --scenario order-status,order-list --concurrency 16 --duration "$sweep" --wallets 100 --preload "$rows"
+    bench "postgres-reads-n$rows" --scenario order-status,order-list --concurrency 16 --duration "$sweep" --wallets 10 --preload "$rows"
   done
   unset KASSA_DATABASE_URL
 }

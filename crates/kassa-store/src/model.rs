@@ -372,6 +372,8 @@ pub struct BooksReport {
     /// Orders whose refund entries do not sum to `refunded`, or exceed the charge.
     pub refund_mismatches: Vec<String>,
     pub negative_balances: Vec<i64>,
+    /// Customers whose order counts (behind `total` of the order list) differ from their orders.
+    pub order_count_mismatches: Vec<i64>,
 }
 
 impl BooksReport {
@@ -381,6 +383,7 @@ impl BooksReport {
             && self.charges_without_order.is_empty()
             && self.refund_mismatches.is_empty()
             && self.negative_balances.is_empty()
+            && self.order_count_mismatches.is_empty()
     }
 }
 

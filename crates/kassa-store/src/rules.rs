@@ -250,4 +250,13 @@ pub mod audit {
             OR o.refunded > o.charge
          ORDER BY o.seq LIMIT 100";
     pub const NEGATIVE_BALANCES: &str = "SELECT customer_id FROM wallets WHERE balance < 0 LIMIT 100";
+    /// Customers whose kept order counts (`order_counts`) differ from their orders.
+    pub const ORDER_COUNT_MISMATCHES: &str = "SELECT customer_id FROM (
+             SELECT customer_id, status, COUNT(*) AS n FROM orders GROUP BY customer_id, status
+             EXCEPT SELECT customer_id, status, count FROM order_counts WHERE count > 0) AS missing
+         UNION
+         SELECT customer_id FROM (
+             SELECT customer_id, status, count FROM order_counts WHERE count > 0
+             EXCEPT SELECT customer_id, status, COUNT(*) FROM orders GROUP BY customer_id, status) AS extra
+         ORDER BY customer_id LIMIT 100";
 }

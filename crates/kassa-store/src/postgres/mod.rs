@@ -35,6 +35,11 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 2, name: "profile", sql: include_str!("../../migrations/postgres/0002_profile.sql") },
     Migration { version: 3, name: "fulfilment", sql: include_str!("../../migrations/postgres/0003_fulfilment.sql") },
     Migration { version: 4, name: "signatures", sql: include_str!("../../migrations/postgres/0004_signatures.sql") },
+    Migration {
+        version: 5,
+        name: "order_counts",
+        sql: include_str!("../../migrations/postgres/0005_order_counts.sql"),
+    },
 ];
 
 /// How to reach PostgreSQL and how long to wait for it.

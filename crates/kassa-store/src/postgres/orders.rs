@@ -1,9 +1,12 @@
 //! Order placement on PostgreSQL, with group commit.
 //!
 //! A request prices its order in Rust (`ServiceTerms::quote`, against a cached copy of the
-//! service) and queues it. A few "lanes" take whatever is queued, sort it by customer (so
-//! concurrent batches lock wallets in the same order), and place the whole batch with one call to
-//! `kassa_place_orders`: one round trip, one transaction, one commit. The function re-checks,
+//! service) and queues it on its customer's "lane" (one of a few, chosen by customer id). A lane
+//! takes whatever is queued on it, sorts it by customer (so concurrent batches lock wallets in the
+//! same order), and places the whole batch with one call to `kassa_place_orders`: one round trip,
+//! one transaction, one commit. Every order of one customer goes through the same lane, so a busy
+//! wallet's orders share one transaction (one lock of its row, one commit) instead of queueing
+//! for the row lock in several. The function re-checks,
 //! atomically with the debit, everything that could have changed: the idempotency key, the
 //! client reference, the service version that was quoted, and the balance. An item whose service
 //! changed, or that raced another node for the same key, is re-quoted and re-queued, a bounded
@@ -16,7 +19,7 @@ use deadpool_postgres::Pool;
 use kassa_core::catalog::OrderRefusal;
 use kassa_core::{Currency, Minor, OrderId};
 use serde_json::json;
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot};
 
 use super::{backoff, map_err, map_pool_err, sql, PostgresOptions};
 use crate::model::*;
@@ -48,20 +51,22 @@ struct Job {
 }
 
 pub struct OrderLanes {
-    queue: mpsc::Sender<Job>,
+    lanes: Vec<mpsc::Sender<Job>>,
     services: Arc<RwLock<HashMap<i64, ServiceRecord>>>,
     currency: Currency,
 }
 
 impl OrderLanes {
     pub fn start(pool: Pool, options: &PostgresOptions, currency: Currency) -> Self {
-        let (queue, jobs) = mpsc::channel(QUEUE_LEN);
-        let jobs = Arc::new(Mutex::new(jobs));
-        let lanes = (options.pool_size / 2).max(1);
-        for _ in 0..lanes {
-            tokio::spawn(run_lane(pool.clone(), jobs.clone(), options.max_batch.max(1), options.max_attempts));
-        }
-        Self { queue, services: Arc::new(RwLock::new(HashMap::new())), currency }
+        let count = (options.pool_size / 2).max(1);
+        let lanes = (0..count)
+            .map(|_| {
+                let (queue, jobs) = mpsc::channel(QUEUE_LEN / count);
+                tokio::spawn(run_lane(pool.clone(), jobs, options.max_batch.max(1), options.max_attempts));
+                queue
+            })
+            .collect();
+        Self { lanes, services: Arc::new(RwLock::new(HashMap::new())), currency }
     }
 
     /// Drops a cached service, so the next order reads it afresh.
@@ -145,8 +150,8 @@ impl OrderLanes {
                 "signature": new.signature.as_deref().map(hex),
             });
             let (reply, answer) = oneshot::channel();
-            self.queue
-                .send(Job { customer: new.customer_id.0, item, reply })
+            let lane = &self.lanes[new.customer_id.0.unsigned_abs() as usize % self.lanes.len()];
+            lane.send(Job { customer: new.customer_id.0, item, reply })
                 .await
                 .map_err(|_| StoreError::Unavailable("the order lanes have stopped".into()))?;
             let outcome = answer.await.map_err(|_| StoreError::Unavailable("an order lane stopped".into()))??;
@@ -207,10 +212,9 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn run_lane(pool: Pool, jobs: Arc<Mutex<mpsc::Receiver<Job>>>, max_batch: usize, max_attempts: u32) {
+async fn run_lane(pool: Pool, mut jobs: mpsc::Receiver<Job>, max_batch: usize, max_attempts: u32) {
     loop {
         let mut batch = {
-            let mut jobs = jobs.lock().await;
             let Some(first) = jobs.recv().await else { return };
             let mut batch = vec![first];
             while batch.len() < max_batch {

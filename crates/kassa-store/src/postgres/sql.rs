@@ -212,6 +212,7 @@ pub async fn audit_books(tx: &impl GenericClient) -> StoreResult<BooksReport> {
         charges_without_order: texts(CHARGES_WITHOUT_ORDER).await?,
         refund_mismatches: texts(REFUND_MISMATCHES).await?,
         negative_balances: ids(NEGATIVE_BALANCES).await?,
+        order_count_mismatches: ids(ORDER_COUNT_MISMATCHES).await?,
     })
 }
 
@@ -463,7 +464,11 @@ pub async fn list_orders(c: &impl GenericClient, filter: &OrderFilter) -> StoreR
         ))
         .await
         .map_err(map_err)?;
-    let count = c.prepare_cached(&format!("SELECT COUNT(*) FROM orders WHERE {condition}")).await.map_err(map_err)?;
+    // The total comes from the trigger-kept `order_counts` (see the SQLite twin).
+    let count = c
+        .prepare_cached(&format!("SELECT COALESCE(SUM(count), 0)::BIGINT FROM order_counts WHERE {condition}"))
+        .await
+        .map_err(map_err)?;
     let rows = c
         .query(&list, &[&customer, &status, &i64::from(filter.limit), &(filter.offset() as i64)])
         .await

@@ -34,6 +34,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 2, name: "profile", sql: include_str!("../../migrations/sqlite/0002_profile.sql") },
     Migration { version: 3, name: "fulfilment", sql: include_str!("../../migrations/sqlite/0003_fulfilment.sql") },
     Migration { version: 4, name: "signatures", sql: include_str!("../../migrations/sqlite/0004_signatures.sql") },
+    Migration { version: 5, name: "order_counts", sql: include_str!("../../migrations/sqlite/0005_order_counts.sql") },
 ];
 
 /// How to open the SQLite store.
@@ -96,6 +97,15 @@ pub(crate) fn map_err(error: rusqlite::Error) -> StoreError {
     }
 }
 
+/// Statements keep the plan they were prepared with, whatever values are bound later. Without
+/// this, SQLite (built with STAT4) re-prepares a statement such as `... WHERE ?2 IS NULL OR
+/// status = ?2` whenever a bound value might change its plan: in the profile of the order list
+/// that re-parsing was an eighth of the work.
+fn plan_once(conn: &Connection) -> rusqlite::Result<()> {
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    Ok(())
+}
+
 /// 1 KiB pages for a new database (an existing one keeps its own). An order changes some
 /// fifteen B-tree pages at scattered places (order, idempotency, signature, per-customer and
 /// ledger indexes, the wallet), and every changed page is written whole to the WAL, synced, and
@@ -111,6 +121,7 @@ fn choose_page_size(conn: &Connection) -> rusqlite::Result<()> {
 
 fn configure(conn: &Connection, busy_timeout: Duration) -> rusqlite::Result<()> {
     conn.busy_timeout(busy_timeout)?;
+    plan_once(conn)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -140,6 +151,7 @@ impl Readers {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
         let conn = Connection::open_with_flags(&self.path, flags).map_err(map_err)?;
         conn.busy_timeout(self.busy_timeout).map_err(map_err)?;
+        plan_once(&conn).map_err(map_err)?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(conn)
     }

@@ -104,64 +104,68 @@ pub const SERVICE_COLUMNS: &str =
      s.created_at, s.updated_at";
 pub const SERVICE_FROM: &str = "services s LEFT JOIN providers p ON p.id = s.provider_id";
 
+/// Reads the columns by position, in the order of [`SERVICE_COLUMNS`] (every order reads its
+/// service on the writer thread).
 pub fn service(row: &Row) -> rusqlite::Result<ServiceRecord> {
     Ok(ServiceRecord {
-        id: row.get("id")?,
-        name: row.get("name")?,
-        category: row.get("category")?,
-        kind: parse(row, row.as_ref().column_index("kind")?)?,
-        price_per_1000: parse::<Price>(row, row.as_ref().column_index("price_per_1000")?)?,
-        min: u64_col(row, row.as_ref().column_index("min_quantity")?)?,
-        max: u64_col(row, row.as_ref().column_index("max_quantity")?)?,
-        active: row.get::<_, i64>("active")? == 1,
-        provider_id: row.get("provider_id")?,
-        provider_service: row.get("provider_service")?,
+        id: row.get(0)?,
+        name: row.get(1)?,
+        category: row.get(2)?,
+        kind: parse(row, 3)?,
+        price_per_1000: parse::<Price>(row, 4)?,
+        min: u64_col(row, 5)?,
+        max: u64_col(row, 6)?,
+        active: row.get::<_, i64>(7)? == 1,
+        provider_id: row.get(8)?,
+        provider_service: row.get(9)?,
         provider_kind: row
-            .get::<_, Option<String>>("provider_kind")?
+            .get::<_, Option<String>>(10)?
             .map(|k| k.parse())
             .transpose()
-            .map_err(|e: String| bad(0, e))?,
-        cancel_allowed: row.get::<_, i64>("cancel_allowed")? == 1,
-        refill_allowed: row.get::<_, i64>("refill_allowed")? == 1,
-        created_at: row.get("created_at")?,
-        updated_at: row.get("updated_at")?,
+            .map_err(|e: String| bad(10, e))?,
+        cancel_allowed: row.get::<_, i64>(11)? == 1,
+        refill_allowed: row.get::<_, i64>(12)? == 1,
+        created_at: row.get(13)?,
+        updated_at: row.get(14)?,
     })
 }
 
+/// Order columns, in the positions [`order`] reads.
 pub const ORDER_COLUMNS: &str = "seq, id, customer_id, service_id, service_name, quantity, link, custom_comments, \
      client_order_ref, idempotency_key, price_per_1000, charge, refunded, status, smm_status, remains, start_count, \
      created_at, updated_at, provider_id, provider_service, provider_order_id, upstream, attempts, next_attempt_at, \
      last_error";
 
+/// Reads the columns by position, in the order of [`ORDER_COLUMNS`] (every query selects them
+/// first): a list reads 50 rows of 26 columns, and looking each up by name was a quarter of it.
 pub fn order(row: &Row) -> rusqlite::Result<OrderRecord> {
-    let index = |name: &str| row.as_ref().column_index(name);
     Ok(OrderRecord {
-        seq: row.get("seq")?,
-        id: parse::<OrderId>(row, index("id")?)?,
-        customer_id: CustomerId(row.get("customer_id")?),
-        service_id: row.get("service_id")?,
-        service_name: row.get("service_name")?,
-        quantity: u64_col(row, index("quantity")?)?,
-        link: row.get("link")?,
-        custom_comments: row.get("custom_comments")?,
-        client_order_ref: row.get("client_order_ref")?,
-        idempotency_key: row.get("idempotency_key")?,
-        price_per_1000: parse::<Price>(row, index("price_per_1000")?)?,
-        charge: Minor(row.get("charge")?),
-        refunded: Minor(row.get("refunded")?),
-        status: parse::<OrderStatus>(row, index("status")?)?,
-        smm_status: row.get("smm_status")?,
-        remains: opt_u64_col(row, index("remains")?)?,
-        start_count: opt_u64_col(row, index("start_count")?)?,
-        created_at: row.get("created_at")?,
-        updated_at: row.get("updated_at")?,
-        provider_id: row.get("provider_id")?,
-        provider_service: row.get("provider_service")?,
-        provider_order_id: row.get("provider_order_id")?,
-        upstream: parse(row, index("upstream")?)?,
-        attempts: row.get("attempts")?,
-        next_attempt_at: row.get("next_attempt_at")?,
-        last_error: row.get("last_error")?,
+        seq: row.get(0)?,
+        id: parse::<OrderId>(row, 1)?,
+        customer_id: CustomerId(row.get(2)?),
+        service_id: row.get(3)?,
+        service_name: row.get(4)?,
+        quantity: u64_col(row, 5)?,
+        link: row.get(6)?,
+        custom_comments: row.get(7)?,
+        client_order_ref: row.get(8)?,
+        idempotency_key: row.get(9)?,
+        price_per_1000: parse::<Price>(row, 10)?,
+        charge: Minor(row.get(11)?),
+        refunded: Minor(row.get(12)?),
+        status: parse::<OrderStatus>(row, 13)?,
+        smm_status: row.get(14)?,
+        remains: opt_u64_col(row, 15)?,
+        start_count: opt_u64_col(row, 16)?,
+        created_at: row.get(17)?,
+        updated_at: row.get(18)?,
+        provider_id: row.get(19)?,
+        provider_service: row.get(20)?,
+        provider_order_id: row.get(21)?,
+        upstream: parse(row, 22)?,
+        attempts: row.get(23)?,
+        next_attempt_at: row.get(24)?,
+        last_error: row.get(25)?,
     })
 }
 
@@ -258,4 +262,69 @@ pub fn audit_entry(row: &Row) -> rusqlite::Result<AuditEntry> {
         reason: row.get(7)?,
         created_at: row.get(8)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(columns: &str) -> Vec<&str> {
+        columns.split(',').map(|c| c.trim()).map(|c| c.rsplit(' ').next().unwrap_or(c)).collect()
+    }
+
+    /// `order` and `service` read by position: the column lists must stay in these orders.
+    #[test]
+    fn positional_readers_match_their_column_lists() {
+        assert_eq!(
+            names(ORDER_COLUMNS),
+            [
+                "seq",
+                "id",
+                "customer_id",
+                "service_id",
+                "service_name",
+                "quantity",
+                "link",
+                "custom_comments",
+                "client_order_ref",
+                "idempotency_key",
+                "price_per_1000",
+                "charge",
+                "refunded",
+                "status",
+                "smm_status",
+                "remains",
+                "start_count",
+                "created_at",
+                "updated_at",
+                "provider_id",
+                "provider_service",
+                "provider_order_id",
+                "upstream",
+                "attempts",
+                "next_attempt_at",
+                "last_error",
+            ]
+        );
+        assert_eq!(
+            names(SERVICE_COLUMNS),
+            [
+                "s.id",
+                "s.name",
+                "s.category",
+                "s.kind",
+                "s.price_per_1000",
+                "s.min_quantity",
+                "s.max_quantity",
+                "s.active",
+                "s.provider_id",
+                "s.provider_service",
+                "provider_kind",
+                "s.cancel_allowed",
+                "s.refill_allowed",
+                "s.created_at",
+                "s.updated_at",
+            ]
+        );
+    }
 }

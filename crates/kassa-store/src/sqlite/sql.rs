@@ -181,6 +181,7 @@ pub fn audit_books(conn: &Connection) -> StoreResult<BooksReport> {
             charges_without_order: list(conn, CHARGES_WITHOUT_ORDER)?,
             refund_mismatches: list(conn, REFUND_MISMATCHES)?,
             negative_balances: list(conn, NEGATIVE_BALANCES)?,
+            order_count_mismatches: list(conn, ORDER_COUNT_MISMATCHES)?,
         })
     })();
     let _ = conn.execute_batch("COMMIT");
@@ -289,9 +290,10 @@ pub fn create_service(conn: &Connection, new: &NewService, now: Millis) -> Store
 }
 
 pub(super) fn service(conn: &Connection, id: i64) -> StoreResult<Option<ServiceRecord>> {
-    conn.prepare_cached(&format!("SELECT {SERVICE_COLUMNS} FROM {SERVICE_FROM} WHERE s.id = ?1"))
-        .and_then(|mut s| s.query_row([id], rows::service).optional())
-        .map_err(map_err)
+    // Read for every order, on the writer thread: the statement text is built once.
+    static SQL: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| format!("SELECT {SERVICE_COLUMNS} FROM {SERVICE_FROM} WHERE s.id = ?1"));
+    conn.prepare_cached(&SQL).and_then(|mut s| s.query_row([id], rows::service).optional()).map_err(map_err)
 }
 
 pub fn update_service(conn: &Connection, id: i64, patch: &ServicePatch, now: Millis) -> StoreResult<ServiceRecord> {
@@ -350,14 +352,20 @@ fn order_by_idempotency(
     customer: CustomerId,
     key: &str,
 ) -> StoreResult<Option<(OrderRecord, Vec<u8>)>> {
-    conn.prepare_cached(&format!(
-        "SELECT {ORDER_COLUMNS}, request_fingerprint FROM orders WHERE customer_id = ?1 AND idempotency_key = ?2"
-    ))
-    .and_then(|mut s| {
-        s.query_row(params![customer.0, key], |r| Ok((rows::order(r)?, r.get::<_, Vec<u8>>("request_fingerprint")?)))
+    // Checked for every order, on the writer thread: the statement text is built once.
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT {ORDER_COLUMNS}, request_fingerprint FROM orders WHERE customer_id = ?1 AND idempotency_key = ?2"
+        )
+    });
+    conn.prepare_cached(&SQL)
+        .and_then(|mut s| {
+            s.query_row(params![customer.0, key], |r| {
+                Ok((rows::order(r)?, r.get::<_, Vec<u8>>("request_fingerprint")?))
+            })
             .optional()
-    })
-    .map_err(map_err)
+        })
+        .map_err(map_err)
 }
 
 pub fn create_order(conn: &Connection, currency: &Currency, new: &NewOrder, now: Millis) -> StoreResult<OrderPlaced> {
@@ -497,11 +505,12 @@ pub fn create_order(conn: &Connection, currency: &Currency, new: &NewOrder, now:
 }
 
 pub fn order(conn: &Connection, customer: Option<CustomerId>, id: &OrderId) -> StoreResult<Option<OrderRecord>> {
-    conn.prepare_cached(&format!(
-        "SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1 AND (?2 IS NULL OR customer_id = ?2)"
-    ))
-    .and_then(|mut s| s.query_row(params![id.as_str(), customer.map(|c| c.0)], rows::order).optional())
-    .map_err(map_err)
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1 AND (?2 IS NULL OR customer_id = ?2)")
+    });
+    conn.prepare_cached(&SQL)
+        .and_then(|mut s| s.query_row(params![id.as_str(), customer.map(|c| c.0)], rows::order).optional())
+        .map_err(map_err)
 }
 
 pub fn list_orders(conn: &Connection, filter: &OrderFilter) -> StoreResult<OrderPage> {
@@ -510,23 +519,25 @@ pub fn list_orders(conn: &Connection, filter: &OrderFilter) -> StoreResult<Order
     if let Some(upstream) = filter.upstream {
         return list_by_upstream(conn, filter, upstream);
     }
-    // Separate statements per filter shape, so each uses its index instead of an OR scan.
+    // Separate statements per filter shape, so each uses its index instead of an OR scan. The
+    // total comes from the trigger-kept `order_counts`, not from counting orders: a list costs
+    // the same however many orders the customer has.
     let (list_sql, count_sql) = match (customer.is_some(), status.is_some()) {
         (true, true) => (
             "WHERE customer_id = ?1 AND status = ?2 ORDER BY seq DESC",
-            "SELECT COUNT(*) FROM orders WHERE customer_id = ?1 AND status = ?2",
+            "SELECT COALESCE(SUM(count), 0) FROM order_counts WHERE customer_id = ?1 AND status = ?2",
         ),
         (true, false) => (
             "WHERE customer_id = ?1 AND ?2 IS NULL ORDER BY seq DESC",
-            "SELECT COUNT(*) FROM orders WHERE customer_id = ?1 AND ?2 IS NULL",
+            "SELECT COALESCE(SUM(count), 0) FROM order_counts WHERE customer_id = ?1 AND ?2 IS NULL",
         ),
         (false, true) => (
             "WHERE ?1 IS NULL AND status = ?2 ORDER BY seq DESC",
-            "SELECT COUNT(*) FROM orders WHERE ?1 IS NULL AND status = ?2",
+            "SELECT COALESCE(SUM(count), 0) FROM order_counts WHERE ?1 IS NULL AND status = ?2",
         ),
         (false, false) => (
             "WHERE ?1 IS NULL AND ?2 IS NULL ORDER BY seq DESC",
-            "SELECT COUNT(*) FROM orders WHERE ?1 IS NULL AND ?2 IS NULL",
+            "SELECT COALESCE(SUM(count), 0) FROM order_counts WHERE ?1 IS NULL AND ?2 IS NULL",
         ),
     };
     conn.execute_batch("BEGIN").map_err(map_err)?;

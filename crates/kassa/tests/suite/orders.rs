@@ -25,6 +25,7 @@ backend_tests!(
     a_locked_database_answers_503_and_recovers,
     refunds_are_paid_once_from_the_order_price,
     a_service_changed_by_another_process_is_seen_at_once,
+    list_totals_are_kept_counts_and_the_books_check_them,
 );
 
 fn order_body(service: i64, quantity: u64) -> serde_json::Value {
@@ -473,4 +474,42 @@ async fn a_service_changed_by_another_process_is_seen_at_once(backend: Backend) 
     elsewhere.update_service(service.id, ServicePatch { active: Some(true), ..Default::default() }).await.unwrap();
     assert_eq!(place(12, "seen-5").await.status, 201);
     assert!(server.store.audit_books().await.unwrap().is_balanced());
+}
+
+/// `total` of the order list comes from counts kept by triggers (so a list costs the same with
+/// millions of orders); they follow every insert and status change, and the books check them.
+async fn list_totals_are_kept_counts_and_the_books_check_them(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let service = server.service(ServiceKind::Default, "1.00", 1, 100_000).await;
+    let account = server.customer("100.00").await;
+    let signer = account.signer();
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let body = json!({"service_id": service.id, "quantity": 100, "link": format!("https://x/{n}")});
+        let placed = signer.order(&body, &format!("count-{n}")).send().await;
+        ids.push(placed.json().unwrap()["order"]["id"].as_str().unwrap().parse::<kassa_core::OrderId>().unwrap());
+    }
+    let total = |status: &'static str| {
+        let signer = signer.clone();
+        async move {
+            let path = if status.is_empty() {
+                "/api/v1/orders".to_string()
+            } else {
+                format!("/api/v1/orders?status={status}")
+            };
+            signer.get(&path).send().await.json().unwrap()["total"].as_u64().unwrap()
+        }
+    };
+    assert_eq!((total("").await, total("pending").await, total("canceled").await), (5, 5, 0));
+    for (id, status) in [(&ids[0], OrderStatus::Canceled), (&ids[1], OrderStatus::Completed)] {
+        server.store.change_order(id, StatusChange { status: Some(status), ..Default::default() }).await.unwrap();
+    }
+    assert_eq!((total("").await, total("pending").await, total("canceled").await), (5, 3, 1));
+    assert!(server.store.audit_books().await.unwrap().is_balanced());
+
+    // A count that disagrees with the orders is found.
+    server.db.execute_sql("UPDATE order_counts SET count = count + 1 WHERE status = 'pending'").await;
+    let books = server.store.audit_books().await.unwrap();
+    assert_eq!(books.order_count_mismatches, vec![account.customer.0], "{books:?}");
+    assert!(!books.is_balanced());
 }

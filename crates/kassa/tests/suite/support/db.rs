@@ -121,6 +121,23 @@ impl TestDb {
         }
     }
 
+    /// Runs SQL on the database directly, beside any store (to damage it on purpose, say).
+    pub async fn execute_sql(&self, sql: &str) {
+        match self.backend {
+            Backend::Sqlite => {
+                let conn = rusqlite::Connection::open(self.sqlite_path()).expect("open SQLite");
+                conn.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+                conn.execute_batch(sql).expect("run SQL");
+            }
+            Backend::Postgres => {
+                let url = self.postgres_url.clone().expect("PostgreSQL URL");
+                let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("connect");
+                tokio::spawn(connection);
+                client.batch_execute(sql).await.expect("run SQL");
+            }
+        }
+    }
+
     /// Holds the lock every order write needs until dropped, so writes of the server wait (and,
     /// past their timeout, fail) while it is held.
     pub fn hold_write_lock(&self) -> WriteLock {
