@@ -39,9 +39,11 @@ bench() { # name, then kassa bench arguments
 }
 
 sqlite() {
-  for scenario in orders orders-hot balance mixed healthz; do
+  for scenario in orders orders-hot mixed; do
     bench "sqlite-$scenario" --scenario "$scenario" --concurrency 64 --duration "$duration"
   done
+  # One server, one after the other: the balance target is a share of healthz in the same run.
+  bench "sqlite-healthz-balance" --scenario healthz,balance --concurrency 64 --duration "$duration"
   for clients in 1 4 16 64 256; do
     bench "sqlite-orders-c$clients" --scenario orders --concurrency "$clients" --duration "$sweep"
     bench "sqlite-balance-c$clients" --scenario balance --concurrency "$clients" --duration "$sweep"
@@ -71,9 +73,10 @@ postgres() {
   export KASSA_MASTER_KEY="${KASSA_MASTER_KEY:-$(openssl rand -hex 32)}"
   "$kassa" migrate >/dev/null
   bench "postgres-orders" --scenario orders --concurrency 64 --duration "$duration" --pgbench
-  for scenario in orders-hot balance mixed healthz; do
+  for scenario in orders-hot mixed; do
     bench "postgres-$scenario" --scenario "$scenario" --concurrency 64 --duration "$duration"
   done
+  bench "postgres-healthz-balance" --scenario healthz,balance --concurrency 64 --duration "$duration"
   for clients in 1 4 16 64 256; do
     bench "postgres-orders-c$clients" --scenario orders --concurrency "$clients" --duration "$sweep"
   done
