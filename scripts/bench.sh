@@ -8,6 +8,7 @@
 #   scripts/bench.sh sqlite          # only the SQLite part
 #   scripts/bench.sh postgres        # only the PostgreSQL part
 #   DURATION=10 scripts/bench.sh     # shorter runs (the targets are stated for 30 s)
+#   BENCH_OUT=bench-results/x scripts/bench.sh   # reports somewhere else than bench-results/<date>
 #
 # PostgreSQL: a throwaway cluster with the durable defaults (fsync=on, synchronous_commit=on),
 # unless KASSA_BENCH_DATABASE_URL names one (kassa's tables and pgbench's go into it).
@@ -16,7 +17,7 @@ cd "$(dirname "$0")/.."
 which="${1:-all}"
 duration="${DURATION:-30}"
 sweep="${SWEEP_DURATION:-10}"
-out="bench-results/$(date +%Y-%m-%d)"
+out="${BENCH_OUT:-bench-results/$(date +%Y-%m-%d)}"
 mkdir -p "$out"
 
 say() { printf '\n==> %s\n' "$*" >&2; }
