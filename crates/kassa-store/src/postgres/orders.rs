@@ -61,7 +61,7 @@ impl OrderLanes {
         let count = (options.pool_size / 2).max(1);
         let lanes = (0..count)
             .map(|_| {
-                let (queue, jobs) = mpsc::channel(QUEUE_LEN / count);
+                let (queue, jobs) = mpsc::channel((QUEUE_LEN / count).max(1));
                 tokio::spawn(run_lane(pool.clone(), jobs, options.max_batch.max(1), options.max_attempts));
                 queue
             })
