@@ -185,6 +185,9 @@ pub struct AuthRecord {
     pub secret_sealed: Vec<u8>,
     /// `None` when the customer row is gone; `Some(Disabled)` when the operator disabled it.
     pub customer_status: Option<CustomerStatus>,
+    /// The customer's wallet balance, read in the same snapshot as the key (so a balance request
+    /// needs no second read); `None` when the wallet row is gone.
+    pub wallet_balance: Option<Minor>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,7 +9,7 @@
 
 use axum::body::{to_bytes, Bytes};
 use axum::extract::{FromRequest, Request};
-use kassa_core::ErrorCode;
+use kassa_core::{ErrorCode, Minor};
 use kassa_store::ApiKeyRecord;
 use kassa_wire::sign::buyshazam::{parse_signature, parse_timestamp, timestamp_in_window, SignedRequest};
 
@@ -23,6 +23,8 @@ pub struct Signed {
     pub body: Bytes,
     /// The verified `X-Signature`, decoded.
     pub signature: [u8; 32],
+    /// The wallet balance read with the key, in the same snapshot: `None` if the wallet is gone.
+    pub wallet_balance: Option<Minor>,
 }
 
 fn unix_now() -> i64 {
@@ -80,6 +82,6 @@ impl FromRequest<AppState> for Signed {
                 ApiError::new(ErrorCode::RateLimited).retry_after(retry_after_secs)
             }
         })?;
-        Ok(Signed { key: key.record.key, body, signature })
+        Ok(Signed { key: key.record.key, body, signature, wallet_balance: key.record.wallet_balance })
     }
 }

@@ -259,8 +259,9 @@ async fn api_key_by_value(c: &impl GenericClient, api_key: &str) -> StoreResult<
 pub async fn auth_record(c: &impl GenericClient, api_key: &str) -> StoreResult<Option<AuthRecord>> {
     let stmt = c
         .prepare_cached(&format!(
-            "SELECT {KEY_COLUMNS}, k.secret_sealed, c.status AS customer_status
-             FROM api_keys k LEFT JOIN customers c ON c.id = k.customer_id WHERE k.api_key = $1"
+            "SELECT {KEY_COLUMNS}, k.secret_sealed, c.status AS customer_status, w.balance AS wallet_balance
+             FROM api_keys k LEFT JOIN customers c ON c.id = k.customer_id
+             LEFT JOIN wallets w ON w.customer_id = k.customer_id WHERE k.api_key = $1"
         ))
         .await
         .map_err(map_err)?;
@@ -270,6 +271,7 @@ pub async fn auth_record(c: &impl GenericClient, api_key: &str) -> StoreResult<O
         key: rows::api_key(&row)?,
         secret_sealed: row.get("secret_sealed"),
         customer_status: status.and_then(|s| s.parse().ok()),
+        wallet_balance: row.get::<_, Option<i64>>("wallet_balance").map(Minor),
     }))
 }
 

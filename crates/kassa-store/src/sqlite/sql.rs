@@ -228,8 +228,9 @@ pub fn auth_record(conn: &Connection, api_key: &str) -> StoreResult<Option<AuthR
     // Every signed request runs this: the statement text is built once, not per call.
     static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
-            "SELECT {KEY_COLUMNS}, k.secret_sealed, c.status
-             FROM api_keys k LEFT JOIN customers c ON c.id = k.customer_id WHERE k.api_key = ?1"
+            "SELECT {KEY_COLUMNS}, k.secret_sealed, c.status, w.balance
+             FROM api_keys k LEFT JOIN customers c ON c.id = k.customer_id
+             LEFT JOIN wallets w ON w.customer_id = k.customer_id WHERE k.api_key = ?1"
         )
     });
     conn.prepare_cached(&SQL)
@@ -240,6 +241,7 @@ pub fn auth_record(conn: &Connection, api_key: &str) -> StoreResult<Option<AuthR
                     key: rows::api_key(row)?,
                     secret_sealed: row.get(8)?,
                     customer_status: status.and_then(|s| s.parse().ok()),
+                    wallet_balance: row.get::<_, Option<i64>>(10)?.map(Minor),
                 })
             })
             .optional()

@@ -20,14 +20,13 @@ use kassa_store::present::money;
 )]
 pub async fn balance(State(state): State<AppState>, signed: Signed) -> Result<Json<BalanceResponse>, ApiError> {
     let customer = signed.key.customer_id;
-    let wallet = state.store.wallet(customer).await.map_err(|e| match e {
-        kassa_store::StoreError::NotFound(_) => ApiError::new(ErrorCode::CustomerNotFound),
-        other => ApiError::from_store(other, ErrorCode::InternalError),
-    })?;
+    // Read together with the key: one read per request, and the balance of the very snapshot in
+    // which the key and its customer were found active.
+    let balance = signed.wallet_balance.ok_or_else(|| ApiError::new(ErrorCode::CustomerNotFound))?;
     let currency = state.store.currency();
     Ok(Json(BalanceResponse {
         success: true,
-        balance: money(currency, wallet.balance),
+        balance: money(currency, balance),
         currency: currency.code().to_string(),
         woo_customer_id: customer.0,
     }))
