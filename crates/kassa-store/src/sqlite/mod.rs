@@ -51,6 +51,8 @@ pub struct SqliteOptions {
     pub max_batch: usize,
     /// Most writes waiting for the writer.
     pub queue_len: usize,
+    /// WAL length, in frames, at which the writer starts the WAL over (see `writer`).
+    pub wal_restart_frames: i64,
 }
 
 impl SqliteOptions {
@@ -62,6 +64,7 @@ impl SqliteOptions {
             busy_timeout: Duration::from_secs(5),
             max_batch: 256,
             queue_len: 4096,
+            wal_restart_frames: writer::WAL_RESTART_FRAMES,
         }
     }
 }
@@ -211,7 +214,14 @@ impl SqliteStore {
         tune_writer(&conn).map_err(map_err)?;
         let checkpointer = Connection::open(&path).map_err(map_err)?;
         configure(&checkpointer, options.busy_timeout).map_err(map_err)?;
-        let writer = writer::Writer::start(conn, checkpointer, options.max_batch, options.queue_len);
+        let writer = writer::Writer::start(
+            conn,
+            checkpointer,
+            options.max_batch,
+            options.queue_len,
+            options.wal_restart_frames,
+            options.busy_timeout,
+        );
         Ok(Self { path, currency, writer, readers })
     }
 
