@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::support::process::KassaEnv;
 use crate::support::services::{redis_url, OwnPostgres, OwnRedis};
-use crate::support::{Backend, TestDb};
+use crate::support::{Backend, TestDb, TestServer};
 
 async fn postgres_env() -> (TestDb, KassaEnv) {
     let db = TestDb::new(Backend::Postgres).await;
@@ -101,6 +101,46 @@ async fn postgres_two_nodes_race_one_client_order_ref() {
     assert_eq!((created, refused), (1, 39), "one order holds the reference");
     let balance = seeded.client(&nodes[0].base_url).balance().await.unwrap();
     assert_eq!(balance.balance.to_string(), "99.00", "one debit");
+}
+
+/// Another node has written an order for the same idempotency key and not yet committed it
+/// when this node places its own. This node's batch runs into the unique index once the other
+/// commits, changes nothing, and is placed again item by item, where the order finds the other
+/// node's and is refused as a reuse of its key: one order, one debit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_an_order_racing_another_nodes_uncommitted_order_for_its_key() {
+    let server = TestServer::start(Backend::Postgres).await;
+    let service = server.service(kassa_core::catalog::ServiceKind::Default, "1.00", 1, 10_000).await;
+    let account = server.customer("10.00").await;
+    let (other, connection) = tokio_postgres::connect(&server.db.url(), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    other.batch_execute("BEGIN").await.unwrap();
+    let version: i64 =
+        other.query_one("SELECT updated_at FROM services WHERE id = $1", &[&service.id]).await.unwrap().get(0);
+    let item = json!([{
+        "customer_id": account.customer.0, "key": "race-key", "fingerprint": "00", "service_id": service.id,
+        "service_version": version, "service_name": "the other node's", "price_per_1000": "1.00",
+        "quantity": 1000, "link": "https://other", "charge": 100, "order_id": "BSAPI-OTHERNODE001",
+        "status": "pending", "upstream": "manual",
+    }]);
+    let placed =
+        other.query_one("SELECT outcome FROM kassa_place_orders($1::jsonb, 0, false)", &[&item]).await.unwrap();
+    assert_eq!(placed.get::<_, &str>(0), "created");
+
+    let signer = account.signer();
+    let body = json!({"service_id": service.id, "quantity": 1000, "link": "https://this"});
+    let placing = tokio::spawn(async move { signer.order(&body, "race-key").send().await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!placing.is_finished(), "the order waits for the other node's wallet lock");
+    other.batch_execute("COMMIT").await.unwrap();
+    let response = placing.await.unwrap();
+    assert_eq!(response.status, 409, "{}", String::from_utf8_lossy(&response.body));
+    assert_eq!(response.json().unwrap()["error"], "duplicate_order");
+
+    assert_eq!(server.store.wallet(account.customer).await.unwrap().balance.0, 900, "only the other node's debit");
+    let books = server.store.audit_books().await.unwrap();
+    assert!(books.is_balanced(), "{books:?}");
+    assert_eq!(books.orders, 1);
 }
 
 /// Fires `count` balance requests as fast as possible, alternating between the nodes; returns
