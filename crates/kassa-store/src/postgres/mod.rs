@@ -40,11 +40,6 @@ const MIGRATIONS: &[Migration] = &[
         name: "order_counts",
         sql: include_str!("../../migrations/postgres/0005_order_counts.sql"),
     },
-    Migration {
-        version: 6,
-        name: "place_orders_fast",
-        sql: include_str!("../../migrations/postgres/0006_place_orders_fast.sql"),
-    },
 ];
 
 /// How to reach PostgreSQL and how long to wait for it.

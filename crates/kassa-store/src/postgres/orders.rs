@@ -252,28 +252,21 @@ async fn run_lane(pool: Pool, mut jobs: mpsc::Receiver<Job>, max_batch: usize, m
 
 /// Calls `kassa_place_orders` once for the batch, retrying deadlocks and serialization
 /// failures. The call is one statement in autocommit mode: it commits as a whole or not at all.
-///
-/// The first call runs the items without a subtransaction each (cheaper). Only a unique
-/// violation — another node committing the same key, reference or signature at the same moment
-/// — can fail such a call, and then nothing of it was written: the batch is repeated with every
-/// item in its own subtransaction, where the racing item alone answers `race`.
 async fn place_batch(pool: &Pool, items: &serde_json::Value, max_attempts: u32) -> StoreResult<Vec<Outcome>> {
     let mut attempt = 0;
-    let mut isolated = false;
     loop {
         attempt += 1;
         let client = pool.get().await.map_err(map_pool_err)?;
         let result = async {
             let stmt = client
-                .prepare_cached("SELECT item, outcome, seq, balance FROM kassa_place_orders($1::jsonb, $2, $3)")
+                .prepare_cached("SELECT item, outcome, seq, balance FROM kassa_place_orders($1::jsonb, $2)")
                 .await
                 .map_err(map_err)?;
-            let rows = client.query(&stmt, &[items, &now_millis(), &isolated]).await.map_err(map_err)?;
+            let rows = client.query(&stmt, &[items, &now_millis()]).await.map_err(map_err)?;
             rows.iter().map(outcome).collect::<StoreResult<Vec<_>>>()
         }
         .await;
         match result {
-            Err(StoreError::Conflict(_)) if !isolated => isolated = true,
             Err(StoreError::Contention(_)) if attempt < max_attempts => tokio::time::sleep(backoff(attempt)).await,
             Err(StoreError::Unavailable(cause)) => {
                 let _ = deadpool_postgres::Object::take(client);

@@ -104,9 +104,10 @@ async fn postgres_two_nodes_race_one_client_order_ref() {
 }
 
 /// Another node has written an order for the same idempotency key and not yet committed it
-/// when this node places its own. This node's batch runs into the unique index once the other
-/// commits, changes nothing, and is placed again item by item, where the order finds the other
-/// node's and is refused as a reuse of its key: one order, one debit.
+/// when this node places its own. This node's order waits for the other's wallet lock, runs into
+/// the unique index once the other commits, is answered `race` inside its batch and placed again,
+/// where it finds the other node's order and is refused as a reuse of its key: one order, one
+/// debit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_an_order_racing_another_nodes_uncommitted_order_for_its_key() {
     let server = TestServer::start(Backend::Postgres).await;
@@ -124,7 +125,7 @@ async fn postgres_an_order_racing_another_nodes_uncommitted_order_for_its_key() 
         "status": "pending", "upstream": "manual",
     }]);
     let placed =
-        other.query_one("SELECT outcome FROM kassa_place_orders($1::jsonb, 0, false)", &[&item]).await.unwrap();
+        other.query_one("SELECT outcome FROM kassa_place_orders($1::jsonb, 0)", &[&item]).await.unwrap();
     assert_eq!(placed.get::<_, &str>(0), "created");
 
     let signer = account.signer();
