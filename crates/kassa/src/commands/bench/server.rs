@@ -98,3 +98,15 @@ impl Server {
         Ok(())
     }
 }
+
+/// A run that fails between start and stop (an error, a failed books check) must not leave its
+/// server running behind it.
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.sampling.store(false, Ordering::Relaxed);
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
