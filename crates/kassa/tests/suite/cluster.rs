@@ -124,8 +124,7 @@ async fn postgres_an_order_racing_another_nodes_uncommitted_order_for_its_key() 
         "quantity": 1000, "link": "https://other", "charge": 100, "order_id": "BSAPI-OTHERNODE001",
         "status": "pending", "upstream": "manual",
     }]);
-    let placed =
-        other.query_one("SELECT outcome FROM kassa_place_orders($1::jsonb, 0)", &[&item]).await.unwrap();
+    let placed = other.query_one("SELECT outcome FROM kassa_place_orders($1::jsonb, 0)", &[&item]).await.unwrap();
     assert_eq!(placed.get::<_, &str>(0), "created");
 
     let signer = account.signer();
