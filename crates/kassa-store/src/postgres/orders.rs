@@ -194,8 +194,17 @@ impl OrderLanes {
                         .await?
                         .ok_or_else(|| StoreError::Internal("an order reported as existing could not be read".into()));
                 }
-                Outcome::RefConflict => return Err(OrderRefusal::ClientOrderRefReused.into()),
-                Outcome::SignatureConflict => return Err(OrderRefusal::SignatureReused.into()),
+                // Each check in `kassa_place_orders` reads its own snapshot: another node's order
+                // for this very key (same body, so same reference and, within the same second,
+                // same signature) can commit after the key check missed it and before the
+                // reference or signature check finds it. The key decides first, as it would have
+                // with one snapshot: the retry replays.
+                Outcome::RefConflict => {
+                    return self.replay_or_refuse(pool, &new, OrderRefusal::ClientOrderRefReused).await
+                }
+                Outcome::SignatureConflict => {
+                    return self.replay_or_refuse(pool, &new, OrderRefusal::SignatureReused).await
+                }
                 Outcome::Insufficient { balance } => {
                     return Err(OrderRefusal::InsufficientBalance { balance: Minor(balance), required: charge }.into())
                 }
