@@ -4,6 +4,8 @@
 //!   `UPDATE` itself), so concurrent nodes can never overdraw a wallet.
 //! * Orders are placed through `kassa_place_orders`, one round trip and one commit for every
 //!   order queued on this node at that moment (group commit; see [`orders`]).
+//! * The key lookups of signed requests are batched the same way, one query for every lookup
+//!   queued at that moment (see [`keys`]).
 //! * Serialization failures and deadlocks are retried a bounded number of times, then reported as
 //!   [`StoreError::Contention`].
 //! * Every wait is bounded: acquiring a connection, connecting, and each statement
@@ -11,6 +13,7 @@
 //!   and the pool makes fresh connections once it is back.
 
 mod fulfilment;
+mod keys;
 mod orders;
 mod profile;
 mod rows;
@@ -83,6 +86,7 @@ pub struct PostgresStore {
     description: String,
     options: PostgresOptions,
     orders: orders::OrderLanes,
+    keys: keys::KeyLookups,
 }
 
 /// The driver's error with the server's message (its `Display` alone says only "db error").
@@ -139,7 +143,8 @@ impl PostgresStore {
     /// Connects, checks the schema (refusing a missing, older or newer one) and settles the
     /// currency. Does not migrate: that is `kassa migrate`'s job.
     pub async fn open(options: PostgresOptions) -> StoreResult<Self> {
-        let pool = build_pool(&options)?;
+        let key_connections = (options.pool_size / 4).max(1);
+        let pool = build_pool(&options, options.pool_size.saturating_sub(key_connections).max(1), false)?;
         let client = pool.get().await.map_err(map_pool_err)?;
         let applied = applied_migrations(&client).await?;
         match compare(&applied, MIGRATIONS)? {
@@ -155,13 +160,14 @@ impl PostgresStore {
         drop(client);
         let description = kassa_core::redact::redact_url(&options.url);
         let orders = orders::OrderLanes::start(pool.clone(), &options, currency.clone());
-        Ok(Self { pool, currency, description, options, orders })
+        let keys = keys::KeyLookups::start(build_pool(&options, key_connections, true)?);
+        Ok(Self { pool, currency, description, options, orders, keys })
     }
 
     /// Applies pending migrations (under an advisory lock, so two nodes migrating at once take
     /// turns) and reports which ran.
     pub async fn migrate(options: &PostgresOptions) -> StoreResult<Vec<i64>> {
-        let pool = build_pool(options)?;
+        let pool = build_pool(options, 1, false)?;
         let mut client = pool.get().await.map_err(map_pool_err)?;
         let tx = client.transaction().await.map_err(map_err)?;
         tx.execute("SELECT pg_advisory_xact_lock(7244901)", &[]).await.map_err(map_err)?;
@@ -257,17 +263,20 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(base / 2 + jitter / 2)
 }
 
-fn build_pool(options: &PostgresOptions) -> StoreResult<Pool> {
+/// A pool of `size` connections. `generic_plans` makes PostgreSQL plan each prepared statement
+/// once instead of at every execution (see [`keys`] for the one place that needs it).
+fn build_pool(options: &PostgresOptions, size: usize, generic_plans: bool) -> StoreResult<Pool> {
     let mut config: tokio_postgres::Config = options
         .url
         .parse()
         .map_err(|e| StoreError::Schema(format!("{}: {e}", kassa_core::redact::redact_url(&options.url))))?;
     config.connect_timeout(options.connect_timeout);
-    config.options(format!("-c statement_timeout={}", options.statement_timeout.as_millis()));
+    let plans = if generic_plans { " -c plan_cache_mode=force_generic_plan" } else { "" };
+    config.options(format!("-c statement_timeout={}{plans}", options.statement_timeout.as_millis()));
     config.application_name("kassa");
     let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
     Pool::builder(manager)
-        .max_size(options.pool_size.max(1))
+        .max_size(size.max(1))
         .runtime(Runtime::Tokio1)
         .wait_timeout(Some(options.acquire_timeout))
         .create_timeout(Some(options.connect_timeout))
@@ -413,7 +422,7 @@ impl Store for PostgresStore {
     }
 
     async fn auth_record(&self, api_key: &str) -> StoreResult<Option<AuthRecord>> {
-        read!(self, c => sql::auth_record(&c, api_key))
+        self.keys.find(api_key).await
     }
 
     async fn set_api_key_status(&self, api_key: &str, status: KeyStatus) -> StoreResult<ApiKeyRecord> {

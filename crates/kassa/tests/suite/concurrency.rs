@@ -1,12 +1,17 @@
-//! Many clients, one wallet: no overdraft, no double charge, no lost order.
+//! Many clients, one wallet: no overdraft, no double charge, no lost order. Many keys at once:
+//! every request is answered for its own key.
 
 use kassa_core::catalog::ServiceKind;
 use serde_json::json;
 
 use crate::backend_tests;
-use crate::support::{Backend, TestServer};
+use crate::support::{assert_error, Backend, TestServer};
 
-backend_tests!(two_hundred_orders_on_a_wallet_for_fifty, fifty_requests_share_one_idempotency_key);
+backend_tests!(
+    two_hundred_orders_on_a_wallet_for_fifty,
+    fifty_requests_share_one_idempotency_key,
+    concurrent_requests_of_many_keys_each_see_their_own_wallet
+);
 
 async fn two_hundred_orders_on_a_wallet_for_fifty(backend: Backend) {
     let server = TestServer::start(backend).await;
@@ -75,4 +80,41 @@ async fn fifty_requests_share_one_idempotency_key(backend: Backend) {
     assert_eq!(server.store.wallet(account.customer).await.unwrap().balance.0, 4900, "one debit");
     let books = server.store.audit_books().await.unwrap();
     assert_eq!((books.orders, books.is_balanced()), (1, true), "{books:?}");
+}
+
+/// PostgreSQL answers the key lookups of concurrent requests with one query per batch: no
+/// request may get another's key, balance or refusal, and a revoked or unknown key in the same
+/// batch is refused while its neighbours pass.
+async fn concurrent_requests_of_many_keys_each_see_their_own_wallet(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let mut accounts = Vec::new();
+    for i in 0..30 {
+        accounts.push(server.customer(&format!("{i}.{:02}", i % 100)).await);
+    }
+    let revoked = &accounts[7];
+    server.store.set_api_key_status(&revoked.key.api_key, kassa_store::KeyStatus::Revoked).await.unwrap();
+    let tasks: Vec<_> = (0..600)
+        .map(|n| {
+            let (i, account) = (n % accounts.len(), accounts[n % accounts.len()].clone());
+            tokio::spawn(async move {
+                let mut request = account.signer().get("/api/v1/balance");
+                if n % 50 == 0 {
+                    request = request.api_key("bs_live_nosuchkey");
+                }
+                (n, i, request.send().await)
+            })
+        })
+        .collect();
+    for task in tasks {
+        let (n, i, response) = task.await.unwrap();
+        if n % 50 == 0 || i == 7 {
+            assert_error(&response, 401, "invalid_api_key");
+            continue;
+        }
+        assert_eq!(response.status, 200, "{}", String::from_utf8_lossy(&response.body));
+        let body = response.json().unwrap();
+        assert_eq!(body["woo_customer_id"], accounts[i].customer.0);
+        let expected = format!(r#""balance":{i}.{:02}"#, i % 100);
+        assert!(String::from_utf8_lossy(&response.body).contains(&expected), "{expected} in {body}");
+    }
 }

@@ -1,0 +1,113 @@
+//! The key lookup of signed requests, batched.
+//!
+//! Every signed request starts by reading its API key (with the customer's status and wallet
+//! balance). One query per request makes that round trip, not the request's work, the cost of a
+//! read-only request: the database parses, plans and answers a one-row query, and the two
+//! processes switch for it. Lookups are queued here instead; a collector takes whatever is queued
+//! and answers it with one `WHERE api_key = ANY($1)` query, with a few such queries in flight at
+//! once. Under load a query answers dozens of requests; a lone request still gets its own query
+//! at once.
+//!
+//! The lookups have connections of their own (a quarter of the node's pool), on which
+//! PostgreSQL plans the query once: left to choose, it plans it afresh at every execution (the
+//! array's length changes the estimate), and planning cost three times the lookup itself.
+//!
+//! Nothing is cached: each lookup is answered by a query that started after the request was
+//! queued, so a revoked key or a new balance shows in the next request exactly as before.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use deadpool_postgres::Pool;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use super::{map_pool_err, release, sql};
+use crate::model::AuthRecord;
+use crate::{StoreError, StoreResult};
+
+/// Lookups waiting for the collector.
+const QUEUE_LEN: usize = 8192;
+/// Most keys in one query.
+const MAX_BATCH: usize = 256;
+
+type Reply = oneshot::Sender<StoreResult<Option<AuthRecord>>>;
+
+struct Lookup {
+    api_key: String,
+    reply: Reply,
+}
+
+pub struct KeyLookups {
+    queue: mpsc::Sender<Lookup>,
+}
+
+impl KeyLookups {
+    /// Starts the collector; one query in flight per connection of `pool`.
+    pub fn start(pool: Pool) -> Self {
+        let (queue, lookups) = mpsc::channel(QUEUE_LEN);
+        let slots = Arc::new(Semaphore::new(pool.status().max_size));
+        tokio::spawn(collect(pool, lookups, slots));
+        Self { queue }
+    }
+
+    pub async fn find(&self, api_key: &str) -> StoreResult<Option<AuthRecord>> {
+        let (reply, answer) = oneshot::channel();
+        let stopped = || StoreError::Unavailable("the key lookups have stopped".into());
+        self.queue.send(Lookup { api_key: api_key.to_string(), reply }).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+/// Takes everything queued (up to [`MAX_BATCH`]) once a query slot is free, so the batches grow
+/// exactly when the database is the bottleneck.
+async fn collect(pool: Pool, mut lookups: mpsc::Receiver<Lookup>, slots: Arc<Semaphore>) {
+    loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else { return };
+        let Some(first) = lookups.recv().await else { return };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match lookups.try_recv() {
+                Ok(lookup) => batch.push(lookup),
+                Err(_) => break,
+            }
+        }
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            answer(&pool, batch).await;
+            drop(slot);
+        });
+    }
+}
+
+async fn answer(pool: &Pool, batch: Vec<Lookup>) {
+    // Concurrent requests often carry the same key: ask for it once, answer each of them.
+    let mut waiting: HashMap<String, Vec<Reply>> = HashMap::with_capacity(batch.len());
+    for lookup in batch {
+        waiting.entry(lookup.api_key).or_default().push(lookup.reply);
+    }
+    let keys: Vec<&str> = waiting.keys().map(String::as_str).collect();
+    let found = match pool.get().await.map_err(map_pool_err) {
+        Ok(client) => {
+            let found = sql::auth_records(&client, &keys).await;
+            release(found, client)
+        }
+        Err(error) => Err(error),
+    };
+    match found {
+        Ok(found) => {
+            let mut found: HashMap<String, AuthRecord> =
+                found.into_iter().map(|record| (record.key.api_key.clone(), record)).collect();
+            for (api_key, replies) in waiting {
+                let record = found.remove(&api_key);
+                for reply in replies {
+                    let _ = reply.send(Ok(record.clone()));
+                }
+            }
+        }
+        Err(error) => {
+            for reply in waiting.into_values().flatten() {
+                let _ = reply.send(Err(error.clone()));
+            }
+        }
+    }
+}
