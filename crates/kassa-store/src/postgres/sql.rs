@@ -190,10 +190,20 @@ pub async fn ledger(c: &impl GenericClient, id: CustomerId, limit: u32) -> Store
     collect(rows, rows::ledger_entry)
 }
 
+/// Longest a single check of the books audit may run.
+const AUDIT_STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
 pub async fn audit_books(tx: &impl GenericClient) -> StoreResult<BooksReport> {
     use rules::audit::*;
-    // One snapshot for every check.
-    tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").await.map_err(map_err)?;
+    // One snapshot for every check. The checks read every order and ledger row: a shop with a
+    // million orders needs more than the statement timeout meant for requests (5 s by default),
+    // so the audit gets its own, still bounded.
+    tx.batch_execute(&format!(
+        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL statement_timeout = {}",
+        AUDIT_STATEMENT_TIMEOUT.as_millis()
+    ))
+    .await
+    .map_err(map_err)?;
     let count = async |sql: &str| -> StoreResult<u64> {
         Ok(tx.query_one(sql, &[]).await.map_err(map_err)?.get::<_, i64>(0) as u64)
     };

@@ -278,3 +278,27 @@ async fn postgres_stopped_under_load_loses_nothing() {
     assert_eq!(books["orders"].as_u64(), Some(created as u64), "one order per key: {statuses:?}");
     drop(node);
 }
+
+/// The books audit reads every order and ledger row, which takes longer than a request may (a
+/// million orders: ~15 s on two cores). It must not be cut off by the statement timeout meant for
+/// requests: here the timeout is 200 ms and the audit waits a second for a lock on `orders`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_books_audit_outlasts_the_request_statement_timeout() {
+    let db = crate::support::TestDb::new(Backend::Postgres).await;
+    let mut env = KassaEnv::for_db(&db);
+    env.extra_env.push(("KASSA_PG_STATEMENT_TIMEOUT_MS".into(), "200".into()));
+    let seeded = env.seed("10.00", "1.00", 1_000);
+    let node = env.serve(&[]);
+    let body = json!({"service_id": seeded.service, "quantity": 1000, "link": "https://x"});
+    assert_eq!(seeded.signer(&node.base_url).order(&body, "audited").send().await.status, 201);
+
+    let (locker, connection) = tokio_postgres::connect(&db.url(), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    locker.batch_execute("BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE").await.unwrap();
+    let audit = tokio::task::spawn_blocking(move || env.json(&["admin", "books"]));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!audit.is_finished(), "the audit waits for the lock instead of giving up after 200 ms");
+    locker.batch_execute("COMMIT").await.unwrap();
+    let books = audit.await.unwrap();
+    assert_eq!((books["balanced"].as_bool(), books["orders"].as_u64()), (Some(true), Some(1)), "{books}");
+}
