@@ -38,7 +38,8 @@ for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && b
 
 echo "==> schemathesis, $examples examples per operation"
 cd "$scratch"
-SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$OLDPWD/tests/schemathesis" st run "$OLDPWD/openapi.json" \
+SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$OLDPWD/tests/schemathesis" \
+  st --config-file "$OLDPWD/tests/schemathesis/schemathesis.toml" run "$OLDPWD/openapi.json" \
   --url "http://127.0.0.1:$port" --checks all --exclude-checks ignored_auth,positive_data_acceptance \
   --max-examples "$examples"
 if grep -q ' 5[0-9][0-9] ' "$scratch/serve.log"; then

@@ -36,6 +36,7 @@ async fn generated_requests_get_documented_answers(backend: Backend) {
         let cwd = scratch.path().to_path_buf();
         move || {
             Command::new("st")
+                .args(["--config-file", hooks.join("schemathesis.toml").to_str().unwrap()])
                 .args(["run", openapi.to_str().unwrap(), "--url", &base_url])
                 .args(["--checks", "all", "--exclude-checks", "ignored_auth,positive_data_acceptance"])
                 .args(["--max-examples", &examples, "--no-color"])
