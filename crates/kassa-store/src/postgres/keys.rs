@@ -17,6 +17,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use deadpool_postgres::Pool;
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -39,22 +40,30 @@ struct Lookup {
 
 pub struct KeyLookups {
     queue: mpsc::Sender<Lookup>,
+    /// Longest a request waits for its answer: queueing, a connection and the query.
+    wait: Duration,
 }
 
 impl KeyLookups {
-    /// Starts the collector; one query in flight per connection of `pool`.
-    pub fn start(pool: Pool) -> Self {
+    /// Starts the collector; one query in flight per connection of `pool`. A lookup not answered
+    /// within `wait` is [`StoreError::Unavailable`] (the database hangs rather than refuses).
+    pub fn start(pool: Pool, wait: Duration) -> Self {
         let (queue, lookups) = mpsc::channel(QUEUE_LEN);
         let slots = Arc::new(Semaphore::new(pool.status().max_size));
         tokio::spawn(collect(pool, lookups, slots));
-        Self { queue }
+        Self { queue, wait }
     }
 
     pub async fn find(&self, api_key: &str) -> StoreResult<Option<AuthRecord>> {
         let (reply, answer) = oneshot::channel();
         let stopped = || StoreError::Unavailable("the key lookups have stopped".into());
-        self.queue.send(Lookup { api_key: api_key.to_string(), reply }).await.map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        let lookup = async {
+            self.queue.send(Lookup { api_key: api_key.to_string(), reply }).await.map_err(|_| stopped())?;
+            answer.await.map_err(|_| stopped())?
+        };
+        tokio::time::timeout(self.wait, lookup).await.unwrap_or_else(|_| {
+            Err(StoreError::Unavailable(format!("no answer to the key lookup within {} ms", self.wait.as_millis())))
+        })
     }
 }
 

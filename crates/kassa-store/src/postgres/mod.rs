@@ -160,7 +160,10 @@ impl PostgresStore {
         drop(client);
         let description = kassa_core::redact::redact_url(&options.url);
         let orders = orders::OrderLanes::start(pool.clone(), &options, currency.clone());
-        let keys = keys::KeyLookups::start(build_pool(&options, key_connections, true)?);
+        let keys = keys::KeyLookups::start(
+            build_pool(&options, key_connections, true)?,
+            options.acquire_timeout + options.statement_timeout,
+        );
         Ok(Self { pool, currency, description, options, orders, keys })
     }
 

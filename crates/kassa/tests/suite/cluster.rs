@@ -249,6 +249,38 @@ async fn postgres_outage_answers_503_and_recovers() {
     assert_eq!(balance.balance.to_string(), "98.00", "two orders, nothing charged during the outage");
 }
 
+/// A database that hangs (every PostgreSQL process stopped with SIGSTOP: connections open, no
+/// answer, no refusal) holds a signed request no longer than the pool wait plus the statement
+/// timeout: the batched key lookups are bounded like every other wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_that_hangs_answers_503_within_the_configured_waits() {
+    let postgres = OwnPostgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = KassaEnv::new(&postgres.url(), dir.path());
+    env.extra_env.push(("KASSA_MASTER_KEY".into(), kassa_core::crypto::MasterKey::generate().to_hex()));
+    env.extra_env.push(("KASSA_PG_ACQUIRE_TIMEOUT_MS".into(), "500".into()));
+    env.extra_env.push(("KASSA_PG_STATEMENT_TIMEOUT_MS".into(), "500".into()));
+    assert!(env.run(&["migrate"]).status.success());
+    let seeded = env.seed("100.00", "1.00", 1_000_000);
+    let node = env.serve(&[]);
+    let signer = seeded.signer(&node.base_url);
+    assert_eq!(signer.get("/api/v1/balance").send().await.status, 200);
+
+    postgres.signal_all("-STOP");
+    let started = Instant::now();
+    let read = signer.get("/api/v1/balance").send().await;
+    let waited = started.elapsed();
+    postgres.signal_all("-CONT");
+    assert_eq!((read.status, read.json().unwrap()["error"].as_str()), (503, Some("database_unavailable")));
+    assert!(waited < Duration::from_secs(3), "answered after {waited:?}, bound is 1 s");
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while signer.get("/api/v1/balance").send().await.status != 200 {
+        assert!(Instant::now() < deadline, "kassa serves again once PostgreSQL answers again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_serve_refuses_an_unmigrated_or_newer_schema() {
     let db = TestDb::new(Backend::Postgres).await;

@@ -91,6 +91,15 @@ impl OwnPostgres {
     pub fn start_again(&self) {
         self.ctl_start();
     }
+
+    /// Stops every process of the cluster with SIGSTOP (or resumes them with SIGCONT): the
+    /// database hangs, connections stay open, nothing is refused.
+    pub fn signal_all(&self, signal: &str) {
+        let pid_file = std::fs::read_to_string(self.dir.path().join("data/postmaster.pid")).expect("postmaster.pid");
+        let postmaster = pid_file.lines().next().expect("a pid").trim().to_string();
+        assert!(Command::new("kill").args([signal, &postmaster]).status().unwrap().success(), "kill {signal}");
+        let _ = Command::new("pkill").args([signal, "-P", &postmaster]).status();
+    }
 }
 
 impl Drop for OwnPostgres {
