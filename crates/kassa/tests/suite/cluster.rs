@@ -210,10 +210,7 @@ async fn postgres_redis_outage_keeps_serving_and_warns_once() {
 async fn postgres_outage_answers_503_and_recovers() {
     let postgres = OwnPostgres::start();
     let dir = tempfile::tempdir().unwrap();
-    let mut env = KassaEnv::new(&postgres.url(), dir.path());
-    env.extra_env.push(("KASSA_MASTER_KEY".into(), kassa_core::crypto::MasterKey::generate().to_hex()));
-    env.extra_env.push(("KASSA_PG_CONNECT_TIMEOUT_MS".into(), "1000".into()));
-    assert!(env.run(&["migrate"]).status.success());
+    let env = KassaEnv::migrated_on(&postgres, dir.path(), &[("KASSA_PG_CONNECT_TIMEOUT_MS", "1000")]);
     let seeded = env.seed("100.00", "1.00", 1_000_000);
     let node = env.serve(&[]);
     let signer = seeded.signer(&node.base_url);
@@ -256,11 +253,8 @@ async fn postgres_outage_answers_503_and_recovers() {
 async fn postgres_that_hangs_answers_503_within_the_configured_waits() {
     let postgres = OwnPostgres::start();
     let dir = tempfile::tempdir().unwrap();
-    let mut env = KassaEnv::new(&postgres.url(), dir.path());
-    env.extra_env.push(("KASSA_MASTER_KEY".into(), kassa_core::crypto::MasterKey::generate().to_hex()));
-    env.extra_env.push(("KASSA_PG_ACQUIRE_TIMEOUT_MS".into(), "500".into()));
-    env.extra_env.push(("KASSA_PG_STATEMENT_TIMEOUT_MS".into(), "500".into()));
-    assert!(env.run(&["migrate"]).status.success());
+    let settings = [("KASSA_PG_ACQUIRE_TIMEOUT_MS", "500"), ("KASSA_PG_STATEMENT_TIMEOUT_MS", "500")];
+    let env = KassaEnv::migrated_on(&postgres, dir.path(), &settings);
     let seeded = env.seed("100.00", "1.00", 1_000_000);
     let node = env.serve(&[]);
     let signer = seeded.signer(&node.base_url);

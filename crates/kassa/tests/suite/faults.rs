@@ -210,10 +210,7 @@ async fn sqlite_disk_full_answers_503_without_corruption_and_recovers() {
 async fn postgres_stopped_under_load_loses_nothing() {
     let postgres = OwnPostgres::start();
     let dir = tempfile::tempdir().unwrap();
-    let mut env = KassaEnv::new(&postgres.url(), dir.path());
-    env.extra_env.push(("KASSA_MASTER_KEY".into(), kassa_core::crypto::MasterKey::generate().to_hex()));
-    env.extra_env.push(("KASSA_PG_CONNECT_TIMEOUT_MS".into(), "1000".into()));
-    assert!(env.run(&["migrate"]).status.success());
+    let env = KassaEnv::migrated_on(&postgres, dir.path(), &[("KASSA_PG_CONNECT_TIMEOUT_MS", "1000")]);
     let seeded = env.seed("100000.00", "1.00", 1_000_000);
     let node = env.serve(&["--no-worker"]);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

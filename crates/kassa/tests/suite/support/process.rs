@@ -34,6 +34,16 @@ impl KassaEnv {
         env
     }
 
+    /// The environment of a cluster of the test's own (one it may stop, start or freeze), with
+    /// `settings` as environment variables, migrated.
+    pub fn migrated_on(postgres: &super::services::OwnPostgres, data_dir: &Path, settings: &[(&str, &str)]) -> Self {
+        let mut env = Self::new(&postgres.url(), data_dir);
+        env.extra_env.push(("KASSA_MASTER_KEY".into(), kassa_core::crypto::MasterKey::generate().to_hex()));
+        env.extra_env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        assert!(env.run(&["migrate"]).status.success(), "kassa migrate");
+        env
+    }
+
     pub fn command(&self) -> Command {
         let mut command = Command::new(binary());
         command
