@@ -4,8 +4,8 @@
 //! balance). One query per request makes that round trip, not the request's work, the cost of a
 //! read-only request: the database parses, plans and answers a one-row query, and the two
 //! processes switch for it. Lookups are queued here instead; a collector takes whatever is queued
-//! and answers it with one `WHERE api_key = ANY($1)` query, with a few such queries in flight at
-//! once. Under load a query answers dozens of requests; a lone request still gets its own query
+//! and answers it with one query (an index lookup per key, see `sql::auth_records`), with a few
+//! such queries in flight at once. Under load a query answers dozens of requests; a lone request still gets its own query
 //! at once.
 //!
 //! The lookups have connections of their own (a quarter of the node's pool), on which
