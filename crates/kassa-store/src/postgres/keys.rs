@@ -5,8 +5,8 @@
 //! read-only request: the database parses, plans and answers a one-row query, and the two
 //! processes switch for it. Lookups are queued here instead; a collector takes whatever is queued
 //! and answers it with one query (an index lookup per key, see `sql::auth_records`), with a few
-//! such queries in flight at once. Under load a query answers dozens of requests; a lone request still gets its own query
-//! at once.
+//! such queries in flight at once. Under load a query answers dozens of requests; a lone request
+//! still gets its own query at once.
 //!
 //! The lookups have connections of their own (a quarter of the node's pool), on which
 //! PostgreSQL plans the query once: left to choose, it plans it afresh at every execution (the
@@ -104,13 +104,14 @@ async fn answer(pool: &Pool, batch: Vec<Lookup>) {
     };
     match found {
         Ok(found) => {
-            let mut found: HashMap<String, AuthRecord> =
-                found.into_iter().map(|record| (record.key.api_key.clone(), record)).collect();
-            for (api_key, replies) in waiting {
-                let record = found.remove(&api_key);
-                for reply in replies {
-                    let _ = reply.send(Ok(record.clone()));
+            for record in found {
+                for reply in waiting.remove(&record.key.api_key).unwrap_or_default() {
+                    let _ = reply.send(Ok(Some(record.clone())));
                 }
+            }
+            // Keys the query did not find do not exist.
+            for reply in waiting.into_values().flatten() {
+                let _ = reply.send(Ok(None));
             }
         }
         Err(error) => {
