@@ -29,6 +29,8 @@ use kassa_core::{Currency, CustomerId, OrderId};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
+pub use sql::{ledger_page_sql, order_page_sql};
+
 use crate::migrate::{compare, Migration, SchemaState};
 use crate::model::*;
 use crate::{Store, StoreError, StoreKind, StoreResult};

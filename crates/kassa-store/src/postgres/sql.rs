@@ -180,13 +180,7 @@ pub async fn post_ledger_entry(
 }
 
 pub async fn ledger(c: &impl GenericClient, id: CustomerId, limit: u32) -> StoreResult<Vec<LedgerEntry>> {
-    let rows = c
-        .query(
-            &format!("SELECT {LEDGER_COLUMNS} FROM ledger_entries WHERE customer_id = $1 ORDER BY id DESC LIMIT $2"),
-            &[&id.0, &i64::from(limit)],
-        )
-        .await
-        .map_err(map_err)?;
+    let rows = c.query(&ledger_page_sql(), &[&id.0, &i64::from(limit)]).await.map_err(map_err)?;
     collect(rows, rows::ledger_entry)
 }
 
@@ -450,6 +444,40 @@ pub async fn order_by_key(
     Ok(Some((rows::order(&row)?, row.get("request_fingerprint"))))
 }
 
+/// The newest entries of one customer's ledger (`$1` customer, `$2` limit), in the form
+/// explained at [`order_page_sql`].
+pub fn ledger_page_sql() -> String {
+    format!(
+        "SELECT {LEDGER_COLUMNS} FROM ledger_entries WHERE customer_id >= $1 AND customer_id <= $1
+         ORDER BY customer_id DESC, id DESC LIMIT $2"
+    )
+}
+
+/// A page of orders, newest first (`$1` customer or NULL, `$2` status or NULL, `$3` limit,
+/// `$4` offset), for the filters given.
+///
+/// A filter on one value is written as a range (`customer_id >= $1 AND customer_id <= $1`, the
+/// same rows) and repeated in `ORDER BY`, so that the only way to read the page in order is the
+/// index that starts with the filtered columns. Written as `customer_id = $1 ... ORDER BY seq
+/// DESC`, PostgreSQL may instead walk the primary key backwards and filter: for a customer with
+/// a large share of the table it assumes their orders are spread evenly and that a few hundred
+/// steps find a page, but when other customers ordered since, the walk passes every newer order
+/// of everyone (27,000 pages read for one page of 50 at 1.6M orders, 13 ms instead of 0.1 ms,
+/// growing with the table). Public so that tests can ask PostgreSQL for the plan of exactly
+/// this statement.
+pub fn order_page_sql(customer: bool, status: bool) -> String {
+    let (condition, order) = match (customer, status) {
+        (true, true) => (
+            "customer_id >= $1 AND customer_id <= $1 AND status >= $2 AND status <= $2",
+            "customer_id DESC, status DESC, seq DESC",
+        ),
+        (true, false) => ("customer_id >= $1 AND customer_id <= $1 AND $2::TEXT IS NULL", "customer_id DESC, seq DESC"),
+        (false, true) => ("$1::BIGINT IS NULL AND status >= $2 AND status <= $2", "status DESC, seq DESC"),
+        (false, false) => ("$1::BIGINT IS NULL AND $2::TEXT IS NULL", "seq DESC"),
+    };
+    format!("SELECT {ORDER_COLUMNS} FROM orders WHERE {condition} ORDER BY {order} LIMIT $3 OFFSET $4")
+}
+
 pub async fn list_orders(c: &impl GenericClient, filter: &OrderFilter) -> StoreResult<OrderPage> {
     let customer = filter.customer_id.map(|c| c.0);
     let status = filter.status.map(|s| s.as_str());
@@ -480,12 +508,7 @@ pub async fn list_orders(c: &impl GenericClient, filter: &OrderFilter) -> StoreR
         (false, true) => "$1::BIGINT IS NULL AND status = $2",
         (false, false) => "$1::BIGINT IS NULL AND $2::TEXT IS NULL",
     };
-    let list = c
-        .prepare_cached(&format!(
-            "SELECT {ORDER_COLUMNS} FROM orders WHERE {condition} ORDER BY seq DESC LIMIT $3 OFFSET $4"
-        ))
-        .await
-        .map_err(map_err)?;
+    let list = c.prepare_cached(&order_page_sql(customer.is_some(), status.is_some())).await.map_err(map_err)?;
     // The total comes from the trigger-kept `order_counts` (see the SQLite twin).
     let count = c
         .prepare_cached(&format!("SELECT COALESCE(SUM(count), 0)::BIGINT FROM order_counts WHERE {condition}"))

@@ -19,6 +19,7 @@ mod ledger_model;
 mod logs;
 mod openapi;
 mod orders;
+mod plans;
 mod profile;
 mod restart;
 mod rotation;

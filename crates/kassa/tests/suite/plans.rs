@@ -1,0 +1,114 @@
+//! PostgreSQL's plans for the pages a customer reads (order list, ledger): they must read the
+//! customer's own index however large the table and whoever ordered since, so that a page costs
+//! the same at a thousand orders and at millions (SQLite's planner takes the index by itself).
+
+use kassa_core::catalog::ServiceKind;
+use kassa_core::CustomerId;
+use kassa_store::model::{NewCustomer, NewService, OrderFilter};
+use kassa_store::postgres::{ledger_page_sql, order_page_sql};
+use serde_json::Value;
+
+use crate::support::{Backend, StoreOptions, TestDb};
+
+/// Every index a plan reads, in plan order.
+fn indexes(plan: &Value, found: &mut Vec<String>) {
+    match plan {
+        Value::Object(node) => {
+            if let Some(Value::String(name)) = node.get("Index Name") {
+                found.push(name.clone());
+            }
+            node.values().for_each(|v| indexes(v, found));
+        }
+        Value::Array(items) => items.iter().for_each(|v| indexes(v, found)),
+        _ => {}
+    }
+}
+
+/// The indexes PostgreSQL reads for `sql` prepared as the store prepares it, executed with `args`.
+async fn plan_of(client: &tokio_postgres::Client, sql: &str, args: &str) -> Vec<String> {
+    client.batch_execute(&format!("DEALLOCATE ALL; PREPARE page AS {sql}")).await.expect("prepare the page");
+    let answer = client.simple_query(&format!("EXPLAIN (FORMAT JSON) EXECUTE page({args})")).await.expect("explain");
+    let plan = answer.iter().find_map(|message| match message {
+        tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0),
+        _ => None,
+    });
+    let plan: Value = serde_json::from_str(plan.expect("a plan")).expect("plan JSON");
+    let mut found = Vec::new();
+    indexes(&plan, &mut found);
+    found
+}
+
+/// A customer with a large share of the table whose orders are all older than another
+/// customer's: the newest page of theirs is 12,000 rows back in the primary key. Walking the key
+/// backwards and filtering (PostgreSQL's choice for such a customer when the filter is a plain
+/// `customer_id = $1`) reads every newer order of everyone; the page must come from the index
+/// that starts with the customer (and status), and be right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_pages_of_a_big_customer_read_their_index_not_everyone_newer() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let store = db.open(&StoreOptions::default()).await;
+    let customer = |email: &str| NewCustomer { email: email.into(), ..Default::default() };
+    let heavy = store.create_customer(customer("heavy@example.com")).await.unwrap().id.0;
+    let busy = store.create_customer(customer("busy@example.com")).await.unwrap().id.0;
+    let service = store
+        .create_service(NewService {
+            name: "Followers".into(),
+            category: "Test".into(),
+            kind: ServiceKind::Default,
+            price_per_1000: "1.00".parse().unwrap(),
+            min: 1,
+            max: 100_000,
+        })
+        .await
+        .unwrap()
+        .id;
+    // Written directly: 16,000 orders through the API would take a while.
+    let orders = |who: i64, prefix: &str, from: u32, to: u32, status: &str| {
+        format!(
+            "INSERT INTO orders (id, customer_id, service_id, service_name, quantity, link, idempotency_key,
+                                 request_fingerprint, price_per_1000, charge, status, created_at, updated_at)
+             SELECT 'BSAPI-{prefix}' || lpad(n::text, 11, '0'), {who}, {service}, 'Followers', 1000, 'https://x',
+                    'key-' || n, '\\x00',
+                    1, 100, {status}, n, n FROM generate_series({from}, {to}) n;
+             INSERT INTO ledger_entries (customer_id, kind, amount, balance_after, reference, order_id, created_at)
+             SELECT {who}, 'order_charge', -100, 0, 'order:BSAPI-{prefix}' || lpad(n::text, 11, '0'),
+                    'BSAPI-{prefix}' || lpad(n::text, 11, '0'), n
+             FROM generate_series({from}, {to}) n;"
+        )
+    };
+    db.execute_sql(&orders(heavy, "H", 1, 4_000, "CASE WHEN n % 4 = 0 THEN 'completed' ELSE 'pending' END")).await;
+    db.execute_sql(&orders(busy, "B", 4_001, 16_000, "'completed'")).await;
+    db.execute_sql("ANALYZE orders; ANALYZE ledger_entries;").await;
+
+    let (client, connection) = tokio_postgres::connect(&db.url(), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let cases = [
+        (order_page_sql(true, false), format!("{heavy}, NULL, 50, 0"), "orders_by_customer"),
+        (order_page_sql(true, true), format!("{heavy}, 'completed', 50, 0"), "orders_by_customer_status"),
+        (order_page_sql(false, true), "NULL, 'pending', 50, 0".to_string(), "orders_by_status"),
+        (ledger_page_sql(), format!("{heavy}, 20"), "ledger_by_customer"),
+    ];
+    for (sql, args, index) in &cases {
+        // Past the fifth execution PostgreSQL may switch to a generic plan: check both.
+        for execution in 1..=7 {
+            assert_eq!(plan_of(&client, sql, args).await, [*index], "execution {execution} of {sql} with ({args})");
+            client.batch_execute(&format!("EXECUTE page({args})")).await.unwrap();
+        }
+    }
+
+    // And the pages are the customer's newest, newest first, with the right totals.
+    let page =
+        |status| OrderFilter { customer_id: Some(CustomerId(heavy)), status, upstream: None, page: 1, limit: 50 };
+    let all = store.list_orders(page(None)).await.unwrap();
+    let ids: Vec<String> = all.orders.iter().map(|o| o.id.as_str().to_string()).collect();
+    let expected: Vec<String> = (3_951..=4_000).rev().map(|n| format!("BSAPI-H{n:011}")).collect();
+    assert_eq!((ids, all.total), (expected, 4_000));
+    let completed = store.list_orders(page(Some(kassa_core::OrderStatus::Completed))).await.unwrap();
+    let ids: Vec<String> = completed.orders.iter().map(|o| o.id.as_str().to_string()).collect();
+    let expected: Vec<String> = (0..50).map(|k| format!("BSAPI-H{:011}", 4_000 - 4 * k)).collect();
+    assert_eq!((ids, completed.total), (expected, 1_000));
+    let ledger = store.ledger(CustomerId(heavy), 20).await.unwrap();
+    let references: Vec<&str> = ledger.iter().map(|e| e.reference.as_str()).collect();
+    let expected: Vec<String> = (3_981..=4_000).rev().map(|n| format!("order:BSAPI-H{n:011}")).collect();
+    assert_eq!(references, expected);
+}
