@@ -35,25 +35,25 @@ fn postgres_tool(name: &str) -> Result<PathBuf> {
     found.pop().with_context(|| format!("{name} is not installed (Debian: postgresql-client / postgresql)"))
 }
 
-/// One setting of the server (`SHOW name`).
-pub fn setting(url: &str, name: &str) -> Result<String> {
-    let output = Command::new(postgres_tool("psql")?).args([url, "-Atc", &format!("SHOW {name}")]).output()?;
+/// Runs `sql` with `psql` and returns what it printed (unaligned, tuples only).
+pub fn psql(url: &str, sql: &str) -> Result<String> {
+    let output = Command::new(postgres_tool("psql")?).args([url, "-Atc", sql]).output()?;
     if !output.status.success() {
         bail!("psql: {}", String::from_utf8_lossy(&output.stderr));
     }
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
+/// One setting of the server (`SHOW name`).
+pub fn setting(url: &str, name: &str) -> Result<String> {
+    psql(url, &format!("SHOW {name}"))
+}
+
 pub fn run(url: &str, clients: usize, duration: Duration) -> Result<Pgbench> {
     let pgbench = postgres_tool("pgbench")?;
     // The usual rule: a scale at least the client count, so clients do not queue on a few rows.
     let scale = clients.clamp(1, 64);
-    let branches = Command::new(postgres_tool("psql")?)
-        .args([url, "-Atc", "SELECT count(*) FROM pgbench_branches"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<usize>().ok());
+    let branches = psql(url, "SELECT count(*) FROM pgbench_branches").ok().and_then(|n| n.parse::<usize>().ok());
     if branches != Some(scale) {
         eprintln!("  pgbench: initializing at scale {scale}");
         let status = Command::new(&pgbench).args(["-i", "-q", "-s", &scale.to_string(), url]).status()?;
