@@ -80,6 +80,21 @@ impl PostgresOptions {
             max_batch: 128,
         }
     }
+
+    /// Longest the client waits for the answer to a read or an order batch before it takes the
+    /// database for hung (stopped, or cut off without a reset): twice the statement timeout,
+    /// which a database that answers enforces itself.
+    pub(crate) fn answer_bound(&self) -> Duration {
+        self.statement_timeout * 2
+    }
+}
+
+/// `work`, or [`StoreError::Unavailable`] when the database has not answered within `bound`.
+/// The caller must not reuse the connection after that (see [`release`]): it is mid-query.
+async fn bounded<T>(bound: Duration, work: impl std::future::Future<Output = StoreResult<T>>) -> StoreResult<T> {
+    tokio::time::timeout(bound, work).await.unwrap_or_else(|_| {
+        Err(StoreError::Unavailable(format!("no answer from PostgreSQL within {} ms", bound.as_millis())))
+    })
 }
 
 pub struct PostgresStore {
@@ -226,11 +241,12 @@ fn release<T>(result: StoreResult<T>, client: Client) -> StoreResult<T> {
     result
 }
 
-/// Runs one read on a pooled connection: `read!(self, c => sql::customer(&c, id))`.
+/// Runs one read on a pooled connection, bounded by [`PostgresOptions::answer_bound`]:
+/// `read!(self, c => sql::customer(&c, id))`.
 macro_rules! read {
     ($store:expr, $client:ident => $work:expr) => {{
         let $client = $store.client().await?;
-        let result = $work.await;
+        let result = bounded($store.options.answer_bound(), $work).await;
         release(result, $client)
     }};
 }

@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use deadpool_postgres::Pool;
 use kassa_core::catalog::OrderRefusal;
@@ -21,7 +22,7 @@ use kassa_core::{Currency, Minor, OrderId};
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{backoff, map_err, map_pool_err, sql, PostgresOptions};
+use super::{backoff, bounded, map_err, map_pool_err, release, sql, PostgresOptions};
 use crate::model::*;
 use crate::{StoreError, StoreResult};
 
@@ -54,6 +55,8 @@ pub struct OrderLanes {
     lanes: Vec<mpsc::Sender<Job>>,
     services: Arc<RwLock<HashMap<i64, ServiceRecord>>>,
     currency: Currency,
+    /// Longest wait for the database's answer (see [`PostgresOptions::answer_bound`]).
+    bound: Duration,
 }
 
 impl OrderLanes {
@@ -62,11 +65,17 @@ impl OrderLanes {
         let lanes = (0..count)
             .map(|_| {
                 let (queue, jobs) = mpsc::channel((QUEUE_LEN / count).max(1));
-                tokio::spawn(run_lane(pool.clone(), jobs, options.max_batch.max(1), options.max_attempts));
+                tokio::spawn(run_lane(
+                    pool.clone(),
+                    jobs,
+                    options.max_batch.max(1),
+                    options.max_attempts,
+                    options.answer_bound(),
+                ));
                 queue
             })
             .collect();
-        Self { lanes, services: Arc::new(RwLock::new(HashMap::new())), currency }
+        Self { lanes, services: Arc::new(RwLock::new(HashMap::new())), currency, bound: options.answer_bound() }
     }
 
     /// Drops a cached service, so the next order reads it afresh.
@@ -83,7 +92,7 @@ impl OrderLanes {
             return Ok(Some((service.clone(), true)));
         }
         let client = pool.get().await.map_err(map_pool_err)?;
-        let service = sql::service(&client, id).await?;
+        let service = release(bounded(self.bound, sql::service(&client, id)).await, client)?;
         if let Some(service) = &service {
             self.services.write().expect("service cache lock").insert(id, service.clone());
         }
@@ -101,7 +110,8 @@ impl OrderLanes {
 
     async fn earlier_order(&self, pool: &Pool, new: &NewOrder) -> StoreResult<Option<OrderPlaced>> {
         let client = pool.get().await.map_err(map_pool_err)?;
-        match sql::order_by_key(&client, new.customer_id, &new.idempotency_key).await? {
+        let found = bounded(self.bound, sql::order_by_key(&client, new.customer_id, &new.idempotency_key)).await;
+        match release(found, client)? {
             Some((order, fingerprint)) if fingerprint == new.request.fingerprint() => {
                 Ok(Some(OrderPlaced::Replayed(order)))
             }
@@ -221,7 +231,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn run_lane(pool: Pool, mut jobs: mpsc::Receiver<Job>, max_batch: usize, max_attempts: u32) {
+async fn run_lane(pool: Pool, mut jobs: mpsc::Receiver<Job>, max_batch: usize, max_attempts: u32, bound: Duration) {
     loop {
         let mut batch = {
             let Some(first) = jobs.recv().await else { return };
@@ -238,7 +248,7 @@ async fn run_lane(pool: Pool, mut jobs: mpsc::Receiver<Job>, max_batch: usize, m
         // concurrent batches from deadlocking on each other's wallets.
         batch.sort_by_key(|job| job.customer);
         let items = serde_json::Value::Array(batch.iter().map(|job| job.item.clone()).collect());
-        match place_batch(&pool, &items, max_attempts).await {
+        match place_batch(&pool, &items, max_attempts, bound).await {
             Ok(outcomes) if outcomes.len() == batch.len() => {
                 for (job, outcome) in batch.into_iter().zip(outcomes) {
                     let _ = job.reply.send(Ok(outcome));
@@ -261,20 +271,29 @@ async fn run_lane(pool: Pool, mut jobs: mpsc::Receiver<Job>, max_batch: usize, m
 
 /// Calls `kassa_place_orders` once for the batch, retrying deadlocks and serialization
 /// failures. The call is one statement in autocommit mode: it commits as a whole or not at all.
-async fn place_batch(pool: &Pool, items: &serde_json::Value, max_attempts: u32) -> StoreResult<Vec<Outcome>> {
+/// Places one batch. A database that does not answer within `bound` fails the batch as
+/// unavailable (the lane moves on; its requests answer 503): whether a batch that was sent is
+/// committed is then unknown until the database answers again, and a retry of such a request
+/// under its idempotency key replays the order or places it, never both.
+async fn place_batch(
+    pool: &Pool,
+    items: &serde_json::Value,
+    max_attempts: u32,
+    bound: Duration,
+) -> StoreResult<Vec<Outcome>> {
     let mut attempt = 0;
     loop {
         attempt += 1;
         let client = pool.get().await.map_err(map_pool_err)?;
-        let result = async {
+        let placing = async {
             let stmt = client
                 .prepare_cached("SELECT item, outcome, seq, balance FROM kassa_place_orders($1::jsonb, $2)")
                 .await
                 .map_err(map_err)?;
             let rows = client.query(&stmt, &[items, &now_millis()]).await.map_err(map_err)?;
             rows.iter().map(outcome).collect::<StoreResult<Vec<_>>>()
-        }
-        .await;
+        };
+        let result = bounded(bound, placing).await;
         match result {
             Err(StoreError::Contention(_)) if attempt < max_attempts => tokio::time::sleep(backoff(attempt)).await,
             Err(StoreError::Unavailable(cause)) => {

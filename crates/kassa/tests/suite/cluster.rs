@@ -275,6 +275,60 @@ async fn postgres_that_hangs_answers_503_within_the_configured_waits() {
     }
 }
 
+/// A database that hangs while a request is already past its key lookup — an order waiting to
+/// insert, a read waiting to read — answers 503 within twice the statement timeout instead of
+/// waiting for the TCP connection to time out, and the order's retry under its key places it at
+/// most once however the hung statement ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_that_hangs_mid_request_answers_503_and_the_retry_charges_once() {
+    let postgres = OwnPostgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    let settings = [("KASSA_PG_ACQUIRE_TIMEOUT_MS", "500"), ("KASSA_PG_STATEMENT_TIMEOUT_MS", "1000")];
+    let env = KassaEnv::migrated_on(&postgres, dir.path(), &settings);
+    let seeded = env.seed("100.00", "1.00", 1_000_000);
+    let node = env.serve(&[]);
+    let signer = seeded.signer(&node.base_url);
+    let body = json!({"service_id": seeded.service, "quantity": 1000, "link": "https://x"});
+    let placed = signer.order(&body, "before").send().await;
+    assert_eq!(placed.status, 201);
+    let status_path = format!("/api/v1/orders/{}", placed.json().unwrap()["order"]["id"].as_str().unwrap());
+
+    // Both requests get past their key lookup and then wait for this lock inside PostgreSQL;
+    // while they wait, every PostgreSQL process stops.
+    let (locker, connection) = tokio_postgres::connect(&postgres.url(), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    locker.batch_execute("BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE").await.unwrap();
+    let started = Instant::now();
+    let order = tokio::spawn(signer.order(&body, "during").send());
+    let read = tokio::spawn(signer.get(&status_path).send());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    postgres.signal_all("-STOP");
+    let answers =
+        tokio::time::timeout(Duration::from_secs(15), async { (order.await.unwrap(), read.await.unwrap()) }).await;
+    let waited = started.elapsed();
+    postgres.signal_all("-CONT");
+    let (order, read) = answers.expect("requests on a hung database are answered, not held");
+    for answer in [&order, &read] {
+        assert_eq!((answer.status, answer.json().unwrap()["error"].as_str()), (503, Some("database_unavailable")));
+    }
+    assert!(waited < Duration::from_secs(5), "answered after {waited:?}; the bound is 2 s");
+    let _ = locker.batch_execute("ROLLBACK").await;
+
+    // The hung order may or may not have committed when PostgreSQL resumed: its retry replays or
+    // places it, and the wallet is charged for it once.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let retry = signer.order(&body, "during").send().await;
+        if matches!(retry.status, 200 | 201) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the retry succeeds once PostgreSQL answers: {}", retry.status);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let balance = seeded.client(&node.base_url).balance().await.unwrap();
+    assert_eq!(balance.balance.to_string(), "98.00", "two orders, each charged once");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_serve_refuses_an_unmigrated_or_newer_schema() {
     let db = TestDb::new(Backend::Postgres).await;
