@@ -252,19 +252,25 @@ macro_rules! read {
 }
 
 /// Runs `$work` in a transaction, retrying serialization failures and deadlocks with jittered
-/// backoff up to `max_attempts` times: `in_transaction!(self, tx => sql::x(&tx, ...))`.
+/// backoff up to `max_attempts` times: `in_transaction!(self, tx => sql::x(&tx, ...))`. Each
+/// attempt, commit included, is bounded by [`PostgresOptions::answer_bound`] unless the call
+/// names its own (`in_transaction!(self, bound = d, tx => ...)`); an attempt cut off before its
+/// commit was sent never commits (its connection is dropped, so PostgreSQL rolls it back).
 macro_rules! in_transaction {
-    ($store:expr, $tx:ident => $work:expr) => {{
+    ($store:expr, $tx:ident => $work:expr) => {
+        in_transaction!($store, bound = $store.options.answer_bound(), $tx => $work)
+    };
+    ($store:expr, bound = $bound:expr, $tx:ident => $work:expr) => {{
         let mut attempt = 0;
         loop {
             attempt += 1;
             let mut client = $store.client().await?;
-            let outcome = async {
+            let outcome = bounded($bound, async {
                 let $tx = client.transaction().await.map_err(map_err)?;
                 let value = $work.await?;
                 $tx.commit().await.map_err(map_err)?;
                 Ok(value)
-            }
+            })
             .await;
             match release(outcome, client) {
                 Err(StoreError::Contention(cause)) if attempt < $store.options.max_attempts => {
@@ -435,7 +441,8 @@ impl Store for PostgresStore {
     }
 
     async fn audit_books(&self) -> StoreResult<BooksReport> {
-        in_transaction!(self, tx => sql::audit_books(&tx))
+        // The audit sets its own statement timeout, far above the requests' (see `sql`).
+        in_transaction!(self, bound = sql::AUDIT_STATEMENT_TIMEOUT * 2, tx => sql::audit_books(&tx))
     }
 
     async fn create_api_key(&self, new: NewApiKey) -> StoreResult<ApiKeyRecord> {

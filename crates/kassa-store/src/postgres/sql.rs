@@ -185,7 +185,7 @@ pub async fn ledger(c: &impl GenericClient, id: CustomerId, limit: u32) -> Store
 }
 
 /// Longest a single check of the books audit may run.
-const AUDIT_STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+pub(crate) const AUDIT_STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
 pub async fn audit_books(tx: &impl GenericClient) -> StoreResult<BooksReport> {
     use rules::audit::*;

@@ -329,6 +329,65 @@ async fn postgres_that_hangs_mid_request_answers_503_and_the_retry_charges_once(
     assert_eq!(balance.balance.to_string(), "98.00", "two orders, each charged once");
 }
 
+/// The same for a write in a transaction: a top-up waiting for its wallet's row lock when the
+/// database stops fails as unavailable within the bound, and its retry under the same reference
+/// credits the wallet once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_that_hangs_mid_top_up_fails_within_the_bound_and_the_retry_credits_once() {
+    use kassa_core::{CustomerId, Minor};
+    use kassa_store::postgres::{PostgresOptions, PostgresStore};
+    use kassa_store::{LedgerKind, NewLedgerEntry, Store, StoreError};
+
+    let postgres = OwnPostgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    let env = KassaEnv::migrated_on(&postgres, dir.path(), &[]);
+    let customer = CustomerId(env.seed("100.00", "1.00", 1_000_000).customer);
+    let mut options = PostgresOptions::new(postgres.url());
+    options.acquire_timeout = Duration::from_millis(500);
+    options.statement_timeout = Duration::from_millis(1000);
+    let store = std::sync::Arc::new(PostgresStore::open(options).await.unwrap());
+    let top_up = move || NewLedgerEntry {
+        customer_id: customer,
+        kind: LedgerKind::Topup,
+        amount: Minor(500),
+        reference: "hung-top-up".into(),
+        note: None,
+    };
+
+    let (locker, connection) = tokio_postgres::connect(&postgres.url(), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    locker
+        .batch_execute(&format!("BEGIN; SELECT 1 FROM wallets WHERE customer_id = {} FOR UPDATE", customer.0))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let writing = tokio::spawn({
+        let store = store.clone();
+        async move { store.post_ledger_entry(top_up()).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    postgres.signal_all("-STOP");
+    let answer = tokio::time::timeout(Duration::from_secs(15), writing).await;
+    let waited = started.elapsed();
+    postgres.signal_all("-CONT");
+    let answer = answer.expect("a write on a hung database gives up, not waits").unwrap();
+    assert!(matches!(answer, Err(StoreError::Unavailable(_))), "{answer:?}");
+    assert!(waited < Duration::from_secs(5), "gave up after {waited:?}; the bound is 2 s");
+    let _ = locker.batch_execute("ROLLBACK").await;
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match store.post_ledger_entry(top_up()).await {
+            Ok(_) | Err(StoreError::Conflict(_)) => break,
+            Err(error) => assert!(Instant::now() < deadline, "the retry succeeds once PostgreSQL answers: {error}"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let entries = store.ledger(customer, 100).await.unwrap();
+    assert_eq!(entries.iter().filter(|e| e.reference == "hung-top-up").count(), 1);
+    assert_eq!(store.wallet(customer).await.unwrap().balance, Minor(10_500), "credited once");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_serve_refuses_an_unmigrated_or_newer_schema() {
     let db = TestDb::new(Backend::Postgres).await;
