@@ -275,6 +275,29 @@ async fn postgres_that_hangs_answers_503_within_the_configured_waits() {
     }
 }
 
+/// Runs `work` while `lock` (SQL run first, in a transaction of its own) holds it up inside
+/// PostgreSQL, stops every PostgreSQL process 300 ms in and resumes them once `work` is done —
+/// failing if it takes more than 15 s. Returns what `work` gave and how long it took; the lock is
+/// released afterwards.
+async fn while_postgres_hangs<T: Send + 'static>(
+    postgres: &OwnPostgres,
+    lock: &str,
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> (T, Duration) {
+    let (locker, connection) = tokio_postgres::connect(&postgres.url(), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    locker.batch_execute(&format!("BEGIN; {lock}")).await.unwrap();
+    let started = Instant::now();
+    let work = tokio::spawn(work);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    postgres.signal_all("-STOP");
+    let answer = tokio::time::timeout(Duration::from_secs(15), work).await;
+    let waited = started.elapsed();
+    postgres.signal_all("-CONT");
+    let _ = locker.batch_execute("ROLLBACK").await;
+    (answer.expect("work on a hung database gives up, not waits").unwrap(), waited)
+}
+
 /// A database that hangs while a request is already past its key lookup — an order waiting to
 /// insert, a read waiting to read — answers 503 within twice the statement timeout instead of
 /// waiting for the TCP connection to time out, and the order's retry under its key places it at
@@ -295,24 +318,16 @@ async fn postgres_that_hangs_mid_request_answers_503_and_the_retry_charges_once(
 
     // Both requests get past their key lookup and then wait for this lock inside PostgreSQL;
     // while they wait, every PostgreSQL process stops.
-    let (locker, connection) = tokio_postgres::connect(&postgres.url(), tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(connection);
-    locker.batch_execute("BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE").await.unwrap();
-    let started = Instant::now();
-    let order = tokio::spawn(signer.order(&body, "during").send());
-    let read = tokio::spawn(signer.get(&status_path).send());
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    postgres.signal_all("-STOP");
-    let answers =
-        tokio::time::timeout(Duration::from_secs(15), async { (order.await.unwrap(), read.await.unwrap()) }).await;
-    let waited = started.elapsed();
-    postgres.signal_all("-CONT");
-    let (order, read) = answers.expect("requests on a hung database are answered, not held");
+    let requests = {
+        let (order, read) = (signer.order(&body, "during").send(), signer.get(&status_path).send());
+        async move { tokio::join!(order, read) }
+    };
+    let ((order, read), waited) =
+        while_postgres_hangs(&postgres, "LOCK TABLE orders IN ACCESS EXCLUSIVE MODE", requests).await;
     for answer in [&order, &read] {
         assert_eq!((answer.status, answer.json().unwrap()["error"].as_str()), (503, Some("database_unavailable")));
     }
     assert!(waited < Duration::from_secs(5), "answered after {waited:?}; the bound is 2 s");
-    let _ = locker.batch_execute("ROLLBACK").await;
 
     // The hung order may or may not have committed when PostgreSQL resumed: its retry replays or
     // places it, and the wallet is charged for it once.
@@ -354,26 +369,14 @@ async fn postgres_that_hangs_mid_top_up_fails_within_the_bound_and_the_retry_cre
         note: None,
     };
 
-    let (locker, connection) = tokio_postgres::connect(&postgres.url(), tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(connection);
-    locker
-        .batch_execute(&format!("BEGIN; SELECT 1 FROM wallets WHERE customer_id = {} FOR UPDATE", customer.0))
-        .await
-        .unwrap();
-    let started = Instant::now();
-    let writing = tokio::spawn({
+    let writing = {
         let store = store.clone();
         async move { store.post_ledger_entry(top_up()).await }
-    });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    postgres.signal_all("-STOP");
-    let answer = tokio::time::timeout(Duration::from_secs(15), writing).await;
-    let waited = started.elapsed();
-    postgres.signal_all("-CONT");
-    let answer = answer.expect("a write on a hung database gives up, not waits").unwrap();
+    };
+    let lock = format!("SELECT 1 FROM wallets WHERE customer_id = {} FOR UPDATE", customer.0);
+    let (answer, waited) = while_postgres_hangs(&postgres, &lock, writing).await;
     assert!(matches!(answer, Err(StoreError::Unavailable(_))), "{answer:?}");
     assert!(waited < Duration::from_secs(5), "gave up after {waited:?}; the bound is 2 s");
-    let _ = locker.batch_execute("ROLLBACK").await;
 
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
