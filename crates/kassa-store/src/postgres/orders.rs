@@ -271,10 +271,10 @@ async fn run_lane(pool: Pool, mut jobs: mpsc::Receiver<Job>, max_batch: usize, m
 
 /// Calls `kassa_place_orders` once for the batch, retrying deadlocks and serialization
 /// failures. The call is one statement in autocommit mode: it commits as a whole or not at all.
-/// Places one batch. A database that does not answer within `bound` fails the batch as
-/// unavailable (the lane moves on; its requests answer 503): whether a batch that was sent is
-/// committed is then unknown until the database answers again, and a retry of such a request
-/// under its idempotency key replays the order or places it, never both.
+/// A database that does not answer within `bound` fails the batch as unavailable (the lane moves
+/// on; its requests answer 503): whether a batch that was sent committed is then unknown until
+/// the database answers again, and a retry of such a request under its idempotency key replays
+/// the order or places it, never both.
 async fn place_batch(
     pool: &Pool,
     items: &serde_json::Value,
