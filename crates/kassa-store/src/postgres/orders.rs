@@ -19,8 +19,9 @@ use std::time::Duration;
 use deadpool_postgres::Pool;
 use kassa_core::catalog::OrderRefusal;
 use kassa_core::{Currency, Minor, OrderId};
-use serde_json::json;
+use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::types::Json;
 
 use super::{backoff, bounded, map_err, map_pool_err, release, sql, PostgresOptions};
 use crate::model::*;
@@ -45,9 +46,32 @@ enum Outcome {
     Race,
 }
 
+/// One order as `kassa_place_orders` reads it from its `jsonb` argument (`item->>'customer_id'`,
+/// ...). A batch is serialized once, straight from these, into the call's parameter.
+#[derive(Debug, Serialize)]
+struct Item {
+    customer_id: i64,
+    key: String,
+    fingerprint: String,
+    client_order_ref: Option<String>,
+    service_id: i64,
+    service_version: Millis,
+    service_name: String,
+    price_per_1000: String,
+    quantity: u64,
+    link: String,
+    custom_comments: Option<String>,
+    charge: i64,
+    order_id: String,
+    status: &'static str,
+    provider_id: Option<i64>,
+    provider_service: Option<String>,
+    upstream: &'static str,
+    signature: Option<String>,
+}
+
 struct Job {
-    customer: i64,
-    item: serde_json::Value,
+    item: Item,
     reply: oneshot::Sender<StoreResult<Outcome>>,
 }
 
@@ -139,29 +163,29 @@ impl OrderLanes {
                 Err(refusal) => return self.replay_or_refuse(pool, &new, refusal).await,
             };
             let id = OrderId::generate();
-            let item = json!({
-                "customer_id": new.customer_id.0,
-                "key": new.idempotency_key,
-                "fingerprint": hex(&fingerprint),
-                "client_order_ref": request.client_order_ref,
-                "service_id": service.id,
-                "service_version": service.updated_at,
-                "service_name": service.name,
-                "price_per_1000": service.price_per_1000.to_string(),
-                "quantity": request.quantity,
-                "link": request.link,
-                "custom_comments": comments,
-                "charge": charge.0,
-                "order_id": id.as_str(),
-                "status": INITIAL_ORDER_STATUS.as_str(),
-                "provider_id": service.provider_id,
-                "provider_service": service.provider_service,
-                "upstream": service.initial_upstream().as_str(),
-                "signature": new.signature.as_deref().map(hex),
-            });
+            let item = Item {
+                customer_id: new.customer_id.0,
+                key: new.idempotency_key.clone(),
+                fingerprint: hex::encode(fingerprint),
+                client_order_ref: request.client_order_ref.clone(),
+                service_id: service.id,
+                service_version: service.updated_at,
+                service_name: service.name.clone(),
+                price_per_1000: service.price_per_1000.to_string(),
+                quantity: request.quantity,
+                link: request.link.clone(),
+                custom_comments: comments.clone(),
+                charge: charge.0,
+                order_id: id.as_str().to_string(),
+                status: INITIAL_ORDER_STATUS.as_str(),
+                provider_id: service.provider_id,
+                provider_service: service.provider_service.clone(),
+                upstream: service.initial_upstream().as_str(),
+                signature: new.signature.as_deref().map(hex::encode),
+            };
             let (reply, answer) = oneshot::channel();
             let lane = &self.lanes[new.customer_id.0.unsigned_abs() as usize % self.lanes.len()];
-            lane.send(Job { customer: new.customer_id.0, item, reply })
+            lane.send(Job { item, reply })
                 .await
                 .map_err(|_| StoreError::Unavailable("the order lanes have stopped".into()))?;
             let outcome = answer.await.map_err(|_| StoreError::Unavailable("an order lane stopped".into()))??;
@@ -227,10 +251,6 @@ impl OrderLanes {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 async fn run_lane(pool: Pool, mut jobs: mpsc::Receiver<Job>, max_batch: usize, max_attempts: u32, bound: Duration) {
     loop {
         let mut batch = {
@@ -246,8 +266,8 @@ async fn run_lane(pool: Pool, mut jobs: mpsc::Receiver<Job>, max_batch: usize, m
         };
         // Wallet rows are locked in customer order by every lane and node, which keeps
         // concurrent batches from deadlocking on each other's wallets.
-        batch.sort_by_key(|job| job.customer);
-        let items = serde_json::Value::Array(batch.iter().map(|job| job.item.clone()).collect());
+        batch.sort_by_key(|job| job.item.customer_id);
+        let items = Json(batch.iter().map(|job| &job.item).collect::<Vec<_>>());
         match place_batch(&pool, &items, max_attempts, bound).await {
             Ok(outcomes) if outcomes.len() == batch.len() => {
                 for (job, outcome) in batch.into_iter().zip(outcomes) {
@@ -277,7 +297,7 @@ async fn run_lane(pool: Pool, mut jobs: mpsc::Receiver<Job>, max_batch: usize, m
 /// the order or places it, never both.
 async fn place_batch(
     pool: &Pool,
-    items: &serde_json::Value,
+    items: &Json<Vec<&Item>>,
     max_attempts: u32,
     bound: Duration,
 ) -> StoreResult<Vec<Outcome>> {
