@@ -30,6 +30,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
 pub use sql::{ledger_page_sql, order_page_sql};
+pub use webhooks::delivery_page_sql;
 
 use crate::migrate::{compare, Migration, SchemaState};
 use crate::model::*;
@@ -44,6 +45,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 5,
         name: "order_counts",
         sql: include_str!("../../migrations/postgres/0005_order_counts.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "deliveries_by_state",
+        sql: include_str!("../../migrations/postgres/0006_deliveries_by_state.sql"),
     },
 ];
 

@@ -35,6 +35,11 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 3, name: "fulfilment", sql: include_str!("../../migrations/sqlite/0003_fulfilment.sql") },
     Migration { version: 4, name: "signatures", sql: include_str!("../../migrations/sqlite/0004_signatures.sql") },
     Migration { version: 5, name: "order_counts", sql: include_str!("../../migrations/sqlite/0005_order_counts.sql") },
+    Migration {
+        version: 6,
+        name: "deliveries_by_state",
+        sql: include_str!("../../migrations/sqlite/0006_deliveries_by_state.sql"),
+    },
 ];
 
 /// How to open the SQLite store.

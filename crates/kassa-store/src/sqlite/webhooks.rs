@@ -152,26 +152,32 @@ pub fn record_delivery(
     .ok_or_else(|| StoreError::NotFound(format!("delivery {id}")))
 }
 
+/// A page of deliveries, newest first. One statement per filter shape (statements keep their first
+/// plan, see `plan_once`), so that a filter on the state or the endpoint reads that index.
 pub fn deliveries(conn: &Connection, filter: &DeliveryFilter) -> StoreResult<Vec<DeliveryRecord>> {
+    let state = filter.state.map(|s| s.as_str());
+    let customer = filter.customer_id.map(|c| c.0);
+    let mut terms = Vec::new();
+    let mut args: Vec<&dyn rusqlite::ToSql> = vec![&filter.limit];
+    if let Some(endpoint) = &filter.endpoint_id {
+        args.push(endpoint);
+        terms.push(format!("d.endpoint_id = ?{}", args.len()));
+    }
+    if let Some(state) = &state {
+        args.push(state);
+        terms.push(format!("d.state = ?{}", args.len()));
+    }
+    if let Some(customer) = &customer {
+        args.push(customer);
+        terms.push(format!("d.endpoint_id IN (SELECT id FROM webhook_endpoints WHERE customer_id = ?{})", args.len()));
+    }
+    let condition = if terms.is_empty() { "1".to_string() } else { terms.join(" AND ") };
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d
-             WHERE (?1 IS NULL OR d.endpoint_id = ?1) AND (?2 IS NULL OR d.state = ?2)
-               AND (?3 IS NULL OR d.endpoint_id IN (SELECT id FROM webhook_endpoints WHERE customer_id = ?3))
-             ORDER BY d.id DESC LIMIT ?4"
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d WHERE {condition} ORDER BY d.id DESC LIMIT ?1"
         ))
         .map_err(map_err)?;
-    let rows = stmt
-        .query_map(
-            params![
-                filter.endpoint_id,
-                filter.state.map(|s| s.as_str()),
-                filter.customer_id.map(|c| c.0),
-                filter.limit
-            ],
-            rows::delivery,
-        )
-        .map_err(map_err)?;
+    let rows = stmt.query_map(args.as_slice(), rows::delivery).map_err(map_err)?;
     rows.collect::<Result<_, _>>().map_err(map_err)
 }
 
