@@ -116,6 +116,12 @@ impl Settings {
             connect_timeout_ms: global.pg_connect_timeout_ms.or(file.pg_connect_timeout_ms),
             statement_timeout_ms: global.pg_statement_timeout_ms.or(file.pg_statement_timeout_ms),
         };
+        if let Some(size @ 0..=1) = postgres.pool_size {
+            bail!(
+                "pg_pool_size must be at least 2, got {size}: a quarter of the pool (at least one \
+                 connection) looks up API keys, the rest serves everything else"
+            );
+        }
         Ok(Self { database, postgres, master_key_file, log_format, file })
     }
 

@@ -166,6 +166,13 @@ impl PostgresStore {
     /// Connects, checks the schema (refusing a missing, older or newer one) and settles the
     /// currency. Does not migrate: that is `kassa migrate`'s job.
     pub async fn open(options: PostgresOptions) -> StoreResult<Self> {
+        // Below two, the key lookups' own connection would take the process past its pool size.
+        if options.pool_size < 2 {
+            return Err(StoreError::Invalid(format!(
+                "a pool of {} connections; at least 2 are needed",
+                options.pool_size
+            )));
+        }
         let key_connections = (options.pool_size / 4).max(1);
         let pool = build_pool(&options, options.pool_size.saturating_sub(key_connections).max(1), false)?;
         let client = pool.get().await.map_err(map_pool_err)?;

@@ -18,6 +18,8 @@ async fn admin_commands_print_their_documented_json(backend: Backend) {
     let db = TestDb::new(backend).await;
     let env = KassaEnv::for_db(&db);
     assert!(env.run(&["migrate"]).status.success());
+    // A pool of one would open two connections (key lookups have their own): refused up front.
+    assert!(stderr_of(&env, &["migrate", "--pg-pool-size", "1"]).contains("pg_pool_size must be at least 2, got 1"));
 
     let customer = env.json(&[
         "admin",
