@@ -29,7 +29,7 @@ use kassa_core::{Currency, CustomerId, OrderId};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
-pub use sql::{ledger_page_sql, order_page_sql};
+pub use sql::{ledger_page_sql, order_page_sql, upstream_page_sql};
 pub use webhooks::delivery_page_sql;
 
 use crate::migrate::{compare, Migration, SchemaState};

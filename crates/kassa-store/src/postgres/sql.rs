@@ -478,27 +478,46 @@ pub fn order_page_sql(customer: bool, status: bool) -> String {
     format!("SELECT {ORDER_COLUMNS} FROM orders WHERE {condition} ORDER BY {order} LIMIT $3 OFFSET $4")
 }
 
+/// The condition of an operator's order list by upstream state (`$1` customer or NULL, `$2`
+/// status or NULL, `$3` upstream state) and the order its page is read in. With a customer the
+/// customer is written as a range repeated in `ORDER BY` (see [`order_page_sql`]): the page comes
+/// from that customer's orders, not from a walk back through every order in that upstream state.
+fn upstream_condition(customer: bool, status: bool) -> (String, &'static str) {
+    let status = if status { "status = $2" } else { "$2::TEXT IS NULL" };
+    if customer {
+        (
+            format!("upstream = $3 AND customer_id >= $1 AND customer_id <= $1 AND {status}"),
+            "customer_id DESC, seq DESC",
+        )
+    } else {
+        (format!("upstream = $3 AND $1::BIGINT IS NULL AND {status}"), "seq DESC")
+    }
+}
+
+/// A page of an operator's order list by upstream state (`$1` customer or NULL, `$2` status or
+/// NULL, `$3` upstream state, `$4` limit, `$5` offset). Public so that tests can ask PostgreSQL
+/// for the plan of exactly this statement.
+pub fn upstream_page_sql(customer: bool, status: bool) -> String {
+    let (condition, order) = upstream_condition(customer, status);
+    format!("SELECT {ORDER_COLUMNS} FROM orders WHERE {condition} ORDER BY {order} LIMIT $4 OFFSET $5")
+}
+
 pub async fn list_orders(c: &impl GenericClient, filter: &OrderFilter) -> StoreResult<OrderPage> {
     let customer = filter.customer_id.map(|c| c.0);
     let status = filter.status.map(|s| s.as_str());
     if let Some(upstream) = filter.upstream {
-        let condition =
-            "upstream = $3 AND ($1::BIGINT IS NULL OR customer_id = $1) AND ($2::TEXT IS NULL OR status = $2)";
+        let list = c.prepare_cached(&upstream_page_sql(customer.is_some(), status.is_some())).await.map_err(map_err)?;
+        let (condition, _) = upstream_condition(customer.is_some(), status.is_some());
+        let count =
+            c.prepare_cached(&format!("SELECT COUNT(*) FROM orders WHERE {condition}")).await.map_err(map_err)?;
         let rows = c
             .query(
-                &format!("SELECT {ORDER_COLUMNS} FROM orders WHERE {condition} ORDER BY seq DESC LIMIT $4 OFFSET $5"),
+                &list,
                 &[&customer, &status, &upstream.as_str(), &i64::from(filter.limit), &(filter.offset() as i64)],
             )
             .await
             .map_err(map_err)?;
-        let total: i64 = c
-            .query_one(
-                &format!("SELECT COUNT(*) FROM orders WHERE {condition}"),
-                &[&customer, &status, &upstream.as_str()],
-            )
-            .await
-            .map_err(map_err)?
-            .get(0);
+        let total: i64 = c.query_one(&count, &[&customer, &status, &upstream.as_str()]).await.map_err(map_err)?.get(0);
         return Ok(OrderPage { orders: collect(rows, rows::order)?, total: total as u64 });
     }
     // One statement per filter shape, so each uses its own index.

@@ -634,7 +634,15 @@ pub(super) fn apply_change(
 fn list_by_upstream(conn: &Connection, filter: &OrderFilter, upstream: Upstream) -> StoreResult<OrderPage> {
     let customer = filter.customer_id.map(|c| c.0);
     let status = filter.status.map(|s| s.as_str());
-    let condition = "upstream = ?3 AND (?1 IS NULL OR customer_id = ?1) AND (?2 IS NULL OR status = ?2)";
+    // One statement per filter shape (statements keep their first plan, see `plan_once`). With a
+    // customer, `+upstream` keeps SQLite off the upstream index, so the page comes from that
+    // customer's orders instead of a walk back through every order in that upstream state.
+    let condition = match (customer.is_some(), status.is_some()) {
+        (true, true) => "customer_id = ?1 AND status = ?2 AND +upstream = ?3",
+        (true, false) => "customer_id = ?1 AND ?2 IS NULL AND +upstream = ?3",
+        (false, true) => "?1 IS NULL AND status = ?2 AND upstream = ?3",
+        (false, false) => "?1 IS NULL AND ?2 IS NULL AND upstream = ?3",
+    };
     let mut stmt = conn
         .prepare_cached(&format!(
             "SELECT {ORDER_COLUMNS} FROM orders WHERE {condition} ORDER BY seq DESC LIMIT ?4 OFFSET ?5"
@@ -646,11 +654,8 @@ fn list_by_upstream(conn: &Connection, filter: &OrderFilter, upstream: Upstream)
         .collect::<Result<Vec<_>, _>>()
         .map_err(map_err)?;
     let total: i64 = conn
-        .query_row(
-            &format!("SELECT COUNT(*) FROM orders WHERE {condition}"),
-            params![customer, status, upstream.as_str()],
-            |r| r.get(0),
-        )
+        .prepare_cached(&format!("SELECT COUNT(*) FROM orders WHERE {condition}"))
+        .and_then(|mut s| s.query_row(params![customer, status, upstream.as_str()], |r| r.get(0)))
         .map_err(map_err)?;
     Ok(OrderPage { orders, total: total as u64 })
 }

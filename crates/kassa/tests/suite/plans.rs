@@ -5,13 +5,17 @@
 
 use kassa_core::catalog::ServiceKind;
 use kassa_core::CustomerId;
-use kassa_store::model::{DeliveryFilter, DeliveryState, NewCustomer, NewService, NewWebhook, OrderFilter};
-use kassa_store::postgres::{delivery_page_sql, ledger_page_sql, order_page_sql};
+use kassa_core::OrderStatus;
+use kassa_store::model::{DeliveryFilter, DeliveryState, NewCustomer, NewService, NewWebhook, OrderFilter, Upstream};
+use kassa_store::postgres::{delivery_page_sql, ledger_page_sql, order_page_sql, upstream_page_sql};
 use serde_json::Value;
 
 use crate::support::{Backend, StoreOptions, TestDb};
 
-crate::backend_tests!(delivery_pages_answer_every_filter_from_the_newest);
+crate::backend_tests!(
+    delivery_pages_answer_every_filter_from_the_newest,
+    upstream_pages_of_a_customer_come_from_their_orders
+);
 
 /// Every index a plan reads, in plan order.
 fn indexes(plan: &Value, found: &mut Vec<String>) {
@@ -106,7 +110,7 @@ async fn postgres_pages_of_a_big_customer_read_their_index_not_everyone_newer() 
     let ids: Vec<String> = all.orders.iter().map(|o| o.id.as_str().to_string()).collect();
     let expected: Vec<String> = (3_951..=4_000).rev().map(|n| format!("BSAPI-H{n:011}")).collect();
     assert_eq!((ids, all.total), (expected, 4_000));
-    let completed = store.list_orders(page(Some(kassa_core::OrderStatus::Completed))).await.unwrap();
+    let completed = store.list_orders(page(Some(OrderStatus::Completed))).await.unwrap();
     let ids: Vec<String> = completed.orders.iter().map(|o| o.id.as_str().to_string()).collect();
     let expected: Vec<String> = (0..50).map(|k| format!("BSAPI-H{:011}", 4_000 - 4 * k)).collect();
     assert_eq!((ids, completed.total), (expected, 1_000));
@@ -200,6 +204,92 @@ async fn delivery_pages_answer_every_filter_from_the_newest(backend: Backend) {
                 let plan = plan_of(&client, sql, args).await;
                 assert!(
                     plan.len() == 1 && allowed.contains(&plan[0].as_str()),
+                    "execution {execution} of {sql} with ({args}) read {plan:?}"
+                );
+                client.batch_execute(&format!("EXECUTE page({args})")).await.unwrap();
+            }
+        }
+    }
+}
+
+/// The operator's order list by upstream state: 3,000 orders, the 300 oldest a small customer's,
+/// the rest a busy one's; every seventh needs review, the rest are manual; every other is pending.
+/// Every combination of customer, status and upstream state answers the newest matching orders
+/// and their count; on PostgreSQL the small customer's page comes from their own orders, not from
+/// a walk back through the 2,700 newer manual orders of the busy one.
+async fn upstream_pages_of_a_customer_come_from_their_orders(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.open(&StoreOptions::default()).await;
+    let customer = |email: &str| NewCustomer { email: email.into(), ..Default::default() };
+    let small = store.create_customer(customer("small@example.com")).await.unwrap().id;
+    let busy = store.create_customer(customer("busy@example.com")).await.unwrap().id;
+    let service = store
+        .create_service(NewService {
+            name: "Followers".into(),
+            category: "Test".into(),
+            kind: ServiceKind::Default,
+            price_per_1000: "1.00".parse().unwrap(),
+            min: 1,
+            max: 100_000,
+        })
+        .await
+        .unwrap()
+        .id;
+    const N: i64 = 3_000;
+    let owner = |i: i64| if i <= 300 { small } else { busy };
+    let upstream_of = |i: i64| if i % 7 == 0 { Upstream::NeedsReview } else { Upstream::Manual };
+    let status_of = |i: i64| if i % 2 == 0 { OrderStatus::Pending } else { OrderStatus::Completed };
+    let blob = if backend == Backend::Postgres { "'\\x00'" } else { "X'00'" };
+    // Written directly, in one statement (seq follows `i`); ids are BSAPI- and 100,000,000,000 + `i`.
+    db.execute_sql(&format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {N})
+         INSERT INTO orders (id, customer_id, service_id, service_name, quantity, link, idempotency_key,
+                             request_fingerprint, price_per_1000, charge, status, upstream, created_at, updated_at)
+         SELECT 'BSAPI-' || (100000000000 + i), CASE WHEN i <= 300 THEN {small} ELSE {busy} END, {service},
+                'Followers', 1000, 'https://x', 'key-' || i, {blob}, '1.00', 100,
+                CASE WHEN i % 2 = 0 THEN 'pending' ELSE 'completed' END,
+                CASE WHEN i % 7 = 0 THEN 'needs_review' ELSE 'manual' END, i, i
+         FROM n"
+    ))
+    .await;
+    db.execute_sql("ANALYZE orders").await;
+
+    let limit = 20;
+    for upstream in [Upstream::Manual, Upstream::NeedsReview] {
+        for customer_id in [None, Some(small), Some(busy)] {
+            for status in [None, Some(OrderStatus::Pending)] {
+                let filter = OrderFilter { customer_id, status, upstream: Some(upstream), page: 2, limit };
+                let page = store.list_orders(filter.clone()).await.unwrap();
+                let matching: Vec<i64> = (1..=N)
+                    .rev()
+                    .filter(|&i| upstream_of(i) == upstream)
+                    .filter(|&i| customer_id.is_none_or(|c| owner(i) == c))
+                    .filter(|&i| status.is_none_or(|s| status_of(i) == s))
+                    .collect();
+                let expected: Vec<String> = matching
+                    .iter()
+                    .skip(limit as usize)
+                    .take(limit as usize)
+                    .map(|i| format!("BSAPI-{}", 100_000_000_000 + i))
+                    .collect();
+                let got: Vec<String> = page.orders.iter().map(|o| o.id.as_str().to_string()).collect();
+                assert_eq!((got, page.total), (expected, matching.len() as u64), "{filter:?}");
+            }
+        }
+    }
+
+    if backend == Backend::Postgres {
+        let (client, connection) = tokio_postgres::connect(&db.url(), tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(connection);
+        let customer_indexes = ["orders_by_customer", "orders_by_customer_status"];
+        for (status, args) in
+            [(false, format!("{small}, NULL, 'manual', 20, 0")), (true, format!("{small}, 'pending', 'manual', 20, 0"))]
+        {
+            let sql = upstream_page_sql(true, status);
+            for execution in 1..=7 {
+                let plan = plan_of(&client, &sql, &args).await;
+                assert!(
+                    plan.len() == 1 && customer_indexes.contains(&plan[0].as_str()),
                     "execution {execution} of {sql} with ({args}) read {plan:?}"
                 );
                 client.batch_execute(&format!("EXECUTE page({args})")).await.unwrap();
