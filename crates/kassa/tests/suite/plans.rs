@@ -1,7 +1,7 @@
 //! PostgreSQL's plans for the pages a customer reads (order list, ledger) and an operator reads
-//! (webhook deliveries, orders by upstream state): they must read the filtered column's own index however large the table
-//! and whatever was written since, so that a page costs the same at a thousand rows and at
-//! millions (SQLite's planner takes the index by itself).
+//! (webhook deliveries, orders by upstream state): they must read the filtered column's own index
+//! however large the table and whatever was written since, so that a page costs the same at a
+//! thousand rows and at millions. The SQLite twins are checked for their answers.
 
 use kassa_core::catalog::ServiceKind;
 use kassa_core::CustomerId;
