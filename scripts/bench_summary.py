@@ -26,13 +26,19 @@ def row(run):
     books = run.get("books")
     ok = "-" if books is None else ("ok" if books["ok"] else "**FAILED**")
     statuses = ", ".join(f"{k}: {v}" for k, v in r["statuses"].items())
+    # Reports from before the harness measured CPU have no such field.
+    cpu = run.get("cpu_us_per_request") or {}
+    server_cpu = "-" if cpu.get("server") is None else cpu["server"]
+    load_cpu = "-" if cpu.get("load_generator") is None else cpu["load_generator"]
     return (f"| {run['store']} | {run['scenario']} | {run['mode']} | {run['concurrency']} | {run['orders_in_table']:,} "
             f"| {r['throughput']:,.0f} | {ms(lat['p50'])} | {ms(lat['p90'])} | {ms(lat['p99'])} | {ms(lat['p999'])} "
-            f"| {ms(lat['max'])} | {run['server_rss_mib']['high_water_mark']} | {ok} | {statuses} |")
+            f"| {ms(lat['max'])} | {run['server_rss_mib']['high_water_mark']} | {server_cpu} | {load_cpu} | {ok} "
+            f"| {statuses} |")
 
 
-print("| store | scenario | loop | clients | orders in table | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | server RSS MiB | books | statuses |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| store | scenario | loop | clients | orders in table | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms "
+      "| server RSS MiB | server CPU µs/req | load generator CPU µs/req | books | statuses |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for run in runs:
     print(row(run))
 for run in runs:

@@ -31,6 +31,10 @@ async fn a_short_benchmark_balances_its_books(backend: Backend) {
         assert!(statuses.keys().all(|s| s.starts_with('2')), "{scenario}: only successes: {statuses:?}");
         assert!(result["latency_us"]["p99"].as_u64().unwrap() >= result["latency_us"]["p50"].as_u64().unwrap());
         assert!(run["server_rss_mib"]["high_water_mark"].as_f64().unwrap() > 1.0);
+        for side in ["server", "load_generator"] {
+            let cpu = run["cpu_us_per_request"][side].as_f64();
+            assert!(cpu.is_some_and(|us| us > 0.0), "{scenario}: {side} CPU per request {cpu:?}");
+        }
         assert!(run["machine"]["nproc"].as_u64().unwrap() >= 1);
         if scenario == "balance" {
             assert!(run["books"].is_null());
@@ -44,4 +48,5 @@ async fn a_short_benchmark_balances_its_books(backend: Backend) {
     }
     assert_eq!(runs[0]["orders_in_table"], 200, "the preloaded orders were there before the first run");
     assert!(said.contains("books:"), "progress and the books' verdict go to stderr:\n{said}");
+    assert!(said.contains("CPU per request: server"), "and the CPU per request:\n{said}");
 }

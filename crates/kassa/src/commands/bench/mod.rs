@@ -118,7 +118,17 @@ pub async fn run(global: &GlobalArgs, args: BenchArgs) -> Result<()> {
             warmup: secs(args.warmup),
             seed: run_id,
         };
+        let cpu = server::cpu_in_window(vec![server.pid(), std::process::id()], plan.warmup, plan.duration);
         let outcome = load(plan, args.client_threads).await?;
+        // CPU per answered request in the measured window: steadier from run to run than
+        // throughput on a shared machine, and it says which side a change moved.
+        let per_request = |cpu: Option<f64>| {
+            cpu.filter(|_| outcome.requests > 0).map(|secs| round1(secs * 1e6 / outcome.requests as f64))
+        };
+        let (server_cpu, load_cpu) = match cpu.join().as_deref() {
+            Ok([server, load]) => (per_request(*server), per_request(*load)),
+            _ => (None, None),
+        };
         let (rss_sampled, rss_peak) = server.memory_mib();
         let books = if scenario.places_orders() {
             let after = books::snapshot(store.as_ref(), &seeded.customers).await?;
@@ -135,6 +145,9 @@ pub async fn run(global: &GlobalArgs, args: BenchArgs) -> Result<()> {
             outcome.latency_us.p999,
             rss_peak
         );
+        if let (Some(server_cpu), Some(load_cpu)) = (server_cpu, load_cpu) {
+            eprintln!("  CPU per request: server {server_cpu} µs, load generator {load_cpu} µs");
+        }
         if let Some(books) = &books {
             if books.ok {
                 eprintln!(
@@ -163,6 +176,7 @@ pub async fn run(global: &GlobalArgs, args: BenchArgs) -> Result<()> {
             "orders_in_table": before.orders(),
             "result": outcome,
             "server_rss_mib": {"peak_sampled": round1(rss_sampled), "high_water_mark": round1(rss_peak)},
+            "cpu_us_per_request": {"server": server_cpu, "load_generator": load_cpu},
             "books": books,
             "pgbench": pgbench,
             "server_args": args.server_args,

@@ -1,5 +1,5 @@
 //! The server under test: `kassa serve` as its own process (the load generator must not share
-//! its runtime), its address, and its memory as the kernel counts it.
+//! its runtime), its address, and its memory and CPU time as the kernel counts them.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -30,7 +30,40 @@ fn memory_kib(pid: u32) -> Option<(u64, u64)> {
     Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
+/// CPU time (user and system, all threads) a process has used so far, in seconds: fields 14 and
+/// 15 of `/proc/<pid>/stat`, in clock ticks of 1/100 s (Linux's `USER_HZ` on every architecture
+/// kassa builds for).
+pub fn cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_name.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some((user + system) as f64 / 100.0)
+}
+
+/// Starts measuring the CPU time of `pids` over the load's measured window (`warmup`, then
+/// `duration`); the thread answers each process's seconds of CPU in that window, or `None` where
+/// `/proc` could not tell.
+pub fn cpu_in_window(
+    pids: Vec<u32>,
+    warmup: Duration,
+    duration: Duration,
+) -> std::thread::JoinHandle<Vec<Option<f64>>> {
+    std::thread::spawn(move || {
+        std::thread::sleep(warmup);
+        let before: Vec<Option<f64>> = pids.iter().map(|&pid| cpu_secs(pid)).collect();
+        std::thread::sleep(duration);
+        pids.iter().zip(before).map(|(&pid, before)| Some(cpu_secs(pid)? - before?)).collect()
+    })
+}
+
 impl Server {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts `kassa serve --no-worker` on a free loopback port with `env` and `extra` flags,
     /// and waits until it listens.
     pub fn start(env: &[(String, String)], extra: &[String]) -> Result<Self> {
