@@ -116,7 +116,8 @@ impl Settings {
             connect_timeout_ms: global.pg_connect_timeout_ms.or(file.pg_connect_timeout_ms),
             statement_timeout_ms: global.pg_statement_timeout_ms.or(file.pg_statement_timeout_ms),
         };
-        if let Some(size @ 0..=1) = postgres.pool_size {
+        // Checked only where it applies: a stale KASSA_PG_POOL_SIZE must not stop a SQLite node.
+        if let (Database::Postgres(_), Some(size @ 0..=1)) = (&database, postgres.pool_size) {
             bail!(
                 "pg_pool_size must be at least 2, got {size}: a quarter of the pool (at least one \
                  connection) looks up API keys, the rest serves everything else"
