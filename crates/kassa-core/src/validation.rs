@@ -158,7 +158,9 @@ fn client_order_ref(text: &str) -> Result<String, Rejection> {
     Ok(text.to_string())
 }
 
-/// One comment per line; blank lines are skipped; `\r\n` endings are accepted.
+/// One comment per line; blank lines are skipped; `\r\n` endings are accepted. Other control
+/// characters are refused (a tab inside a comment aside): they are no text a provider could post,
+/// and PostgreSQL cannot store a NUL at all.
 pub fn split_comments(text: &str) -> Result<Vec<String>, Rejection> {
     if text.len() > MAX_CUSTOM_COMMENTS_LEN {
         return Err(Rejection::on(
@@ -167,12 +169,20 @@ pub fn split_comments(text: &str) -> Result<Vec<String>, Rejection> {
             format!("longer than {MAX_CUSTOM_COMMENTS_LEN} bytes"),
         ));
     }
-    Ok(text
+    let lines: Vec<String> = text
         .split('\n')
         .map(|line| line.trim_end_matches('\r').trim())
         .filter(|line| !line.is_empty())
         .map(str::to_string)
-        .collect())
+        .collect();
+    if lines.iter().any(|line| line.chars().any(|c| c.is_control() && c != '\t')) {
+        return Err(Rejection::on(
+            ErrorCode::InvalidCustomComments,
+            "custom_comments",
+            "contains control characters (one comment per line, separated by \\n)",
+        ));
+    }
+    Ok(lines)
 }
 
 /// Checks `X-Idempotency-Key`: 1–255 printable ASCII characters (space included, control
@@ -266,6 +276,15 @@ mod tests {
             code(json!({"service_id": 1, "quantity": 1, "link": "x", "custom_comments": ["a"]})),
             InvalidCustomComments
         );
+        for comments in ["ok\na\u{0}b", "a\rb", "\u{1b}[31mred"] {
+            assert_eq!(
+                code(json!({"service_id": 1, "quantity": 1, "link": "x", "custom_comments": comments})),
+                InvalidCustomComments,
+                "{comments:?}"
+            );
+        }
+        let tabbed = json!({"service_id": 1, "quantity": 2, "link": "x", "custom_comments": "a\tb\r\nc\n"});
+        assert_eq!(OrderRequest::from_json(&tabbed).unwrap().custom_comments.unwrap(), vec!["a\tb", "c"]);
         assert_eq!(code(json!([1, 2])), InvalidJson);
         assert!(OrderRequest::from_json(&json!({"service_id": "7", "quantity": "10", "link": "x"})).is_ok());
     }
