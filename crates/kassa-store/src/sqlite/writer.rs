@@ -54,10 +54,11 @@ where
 
     fn finish(self: Box<Self>, failure: Option<StoreError>) {
         let result = match (self.result, failure) {
-            // A refused job changed nothing, so its own answer stands whatever the batch did.
-            (Some(Err(refused)), _) => Err(refused),
-            (Some(Ok(value)), None) => Ok(value),
+            // A batch that did not commit answers every job with its failure, refusals included:
+            // a refusal may rest on an earlier job's write that is gone now (the money that job
+            // spent, the key or reference it took), and a retry must not be told otherwise.
             (_, Some(failure)) => Err(failure),
+            (Some(result), None) => result,
             (None, None) => Err(StoreError::Internal("write job finished without running".into())),
         };
         // The caller may have gone away (client disconnected); the work is committed regardless.
@@ -355,5 +356,60 @@ mod tests {
         eprintln!("started over past 500 frames: WAL {bounded} bytes, database {database} bytes, {restarts} restarts");
         assert!(restarts > 0, "the WAL was never started over");
         assert!(bounded * 2 < unbounded, "the WAL reached {bounded} bytes (never started over: {unbounded})");
+    }
+
+    /// When a batch does not commit, no job of it keeps a definite answer: not even a refusal,
+    /// which may rest on an earlier job's write that is gone with the batch.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_that_does_not_commit_answers_every_job_with_its_failure() {
+        use crate::StoreError;
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("batch.db");
+        let conn = open(&path);
+        conn.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY)").unwrap();
+        let writer = Writer::start(conn, open(&path), 64, 1024, i64::MAX, std::time::Duration::from_secs(5));
+        let insert = |k: i64| {
+            move |c: &Connection| c.execute("INSERT INTO t (k) VALUES (?1)", [k]).map_err(crate::sqlite::map_err)
+        };
+
+        // Holds the writer so that the three jobs below are queued together into the next batch.
+        let (started, running) = tokio::sync::oneshot::channel();
+        let hold = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                writer
+                    .write(move |c| {
+                        let _ = started.send(());
+                        std::thread::sleep(std::time::Duration::from_millis(300));
+                        insert(1)(c)
+                    })
+                    .await
+            }
+        });
+        running.await.unwrap();
+        let placed = tokio::spawn({
+            let writer = writer.clone();
+            async move { writer.write(insert(2)).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let refused = tokio::spawn({
+            let writer = writer.clone();
+            async move { writer.write(|_| Err::<(), _>(StoreError::Conflict("taken by the job before".into()))).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        // Ends the transaction under the batch, as SQLite does on a disk-full or I/O error.
+        let aborts = tokio::spawn({
+            let writer = writer.clone();
+            async move { writer.write(|c| c.execute_batch("ROLLBACK").map_err(crate::sqlite::map_err)).await }
+        });
+
+        hold.await.unwrap().unwrap();
+        let failure = placed.await.unwrap().expect_err("the batch did not commit");
+        let refusal = refused.await.unwrap();
+        assert_eq!(format!("{refusal:?}"), format!("{:?}", Err::<(), _>(failure)), "a refusal outlived its batch");
+        assert!(aborts.await.unwrap().is_err());
+        let rows: i64 = open(&path).query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, 1, "only the holding job's batch committed");
     }
 }
