@@ -82,9 +82,15 @@ pub enum CancelDecision {
     Local,
     /// The provider has it: ask the provider; its answer decides.
     AskProvider,
+    /// Canceled already (a retried cancel whose answer was lost, or the provider's report): the
+    /// order as it stands is the answer, and nothing is refunded again.
+    AlreadyCanceled,
 }
 
 pub fn cancel_decision(order: &OrderRecord, service: Option<&ServiceRecord>) -> Result<CancelDecision, StoreError> {
+    if order.status == kassa_core::OrderStatus::Canceled {
+        return Ok(CancelDecision::AlreadyCanceled);
+    }
     if !service.is_some_and(|s| s.cancel_allowed) {
         return Err(StoreError::NotAllowed(ActionRefusal::CancelNotSupported));
     }

@@ -234,6 +234,7 @@ pub async fn cancel_order(
             Ok(CancelOutcome::Canceled(apply_change(tx, currency, &current, &change, None, now).await?))
         }
         rules::CancelDecision::AskProvider => Ok(CancelOutcome::AskProvider(current)),
+        rules::CancelDecision::AlreadyCanceled => Ok(CancelOutcome::Canceled(current)),
     }
 }
 

@@ -224,6 +224,7 @@ pub fn cancel_order(
             Ok(CancelOutcome::Canceled(apply_change(conn, currency, &current, &change, None, now)?))
         }
         rules::CancelDecision::AskProvider => Ok(CancelOutcome::AskProvider(current)),
+        rules::CancelDecision::AlreadyCanceled => Ok(CancelOutcome::Canceled(current)),
     }
 }
 
