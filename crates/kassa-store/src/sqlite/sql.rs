@@ -17,9 +17,19 @@ use crate::{StoreError, StoreResult};
 /// How many times a random id is redrawn after a collision before giving up.
 const ID_ATTEMPTS: usize = 5;
 
-fn is_unique_violation(error: &rusqlite::Error, index_or_column: &str) -> bool {
-    matches!(error, rusqlite::Error::SqliteFailure(f, Some(msg))
-        if f.code == rusqlite::ErrorCode::ConstraintViolation && msg.contains(index_or_column))
+/// Whether `error` is a unique violation naming `constraint`: `table.column` (or a bare column)
+/// for an index on columns, partial ones included, the index's name for an index on expressions.
+/// SQLite says `UNIQUE constraint failed: orders.customer_id, orders.idempotency_key` or
+/// `... failed: index 'customers_email'`; names are compared whole, since `orders.id` is a prefix of
+/// `orders.idempotency_key`.
+fn is_unique_violation(error: &rusqlite::Error, constraint: &str) -> bool {
+    let rusqlite::Error::SqliteFailure(f, Some(msg)) = error else { return false };
+    let Some(names) = msg.strip_prefix("UNIQUE constraint failed: ") else { return false };
+    f.code == rusqlite::ErrorCode::ConstraintViolation
+        && names.split(", ").any(|name| {
+            let name = name.strip_prefix("index '").and_then(|n| n.strip_suffix('\'')).unwrap_or(name);
+            name == constraint || name.strip_suffix(constraint).is_some_and(|table| table.ends_with('.'))
+        })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -43,7 +53,7 @@ pub fn create_customer(conn: &Connection, new: &NewCustomer, now: Millis) -> Sto
                 return customer(conn, id)?.ok_or_else(|| StoreError::Internal("customer vanished".into()));
             }
             Err(e) if is_unique_violation(&e, "customers.user_id") => continue,
-            Err(e) if is_unique_violation(&e, "email") => {
+            Err(e) if is_unique_violation(&e, "customers_email") => {
                 return Err(StoreError::Conflict(format!("a customer with email {} already exists", new.email)))
             }
             Err(e) => return Err(map_err(e)),
@@ -766,7 +776,8 @@ pub fn submit_verification(conn: &Connection, new: &NewVerification, now: Millis
     match inserted {
         Ok(_) => {}
         // Another process wrote a submission for this customer in between.
-        Err(e) if is_unique_violation(&e, "verifications_one_standing") => {
+        // `verifications_one_standing`: one submission in process per customer.
+        Err(e) if is_unique_violation(&e, "verifications.customer_id") => {
             return Err(VerificationRefusal::AlreadyInProcess.into())
         }
         Err(e) => return Err(map_err(e)),
@@ -894,4 +905,44 @@ pub fn verification_audit(conn: &Connection, id: i64) -> StoreResult<Vec<AuditEn
         .map_err(map_err)?;
     let rows = stmt.query_map([id], rows::audit_entry).map_err(map_err)?;
     rows.collect::<Result<_, _>>().map_err(map_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use super::is_unique_violation;
+
+    /// Each insert's violation against the names the store matches on.
+    #[test]
+    fn unique_violations_are_told_apart_by_whole_names() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE orders (seq INTEGER PRIMARY KEY, id TEXT UNIQUE, customer_id INT, idempotency_key TEXT);
+             CREATE UNIQUE INDEX orders_idempotency ON orders (customer_id, idempotency_key);
+             CREATE TABLE customers (email TEXT);
+             CREATE UNIQUE INDEX customers_email ON customers (lower(email));
+             CREATE TABLE verifications (customer_id INT, status TEXT);
+             CREATE UNIQUE INDEX verifications_one_standing ON verifications (customer_id) WHERE status <> 'rejected';
+             INSERT INTO orders VALUES (1, 'A', 1, 'k');
+             INSERT INTO customers VALUES ('a@x');
+             INSERT INTO verifications VALUES (1, 'pending');",
+        )
+        .unwrap();
+        let violation = |sql: &str| conn.execute_batch(sql).expect_err(sql);
+
+        let same_key = violation("INSERT INTO orders VALUES (2, 'B', 1, 'k')");
+        assert!(is_unique_violation(&same_key, "idempotency_key"));
+        assert!(!is_unique_violation(&same_key, "orders.id"), "orders.id is only a prefix of orders.idempotency_key");
+        let same_id = violation("INSERT INTO orders VALUES (2, 'A', 1, 'other')");
+        assert!(is_unique_violation(&same_id, "orders.id"));
+        assert!(!is_unique_violation(&same_id, "idempotency_key"));
+        let same_email = violation("INSERT INTO customers VALUES ('A@X')");
+        assert!(is_unique_violation(&same_email, "customers_email"));
+        assert!(!is_unique_violation(&same_email, "email"));
+        let second_standing = violation("INSERT INTO verifications VALUES (1, 'pending')");
+        assert!(is_unique_violation(&second_standing, "verifications.customer_id"));
+        let not_null = violation("CREATE TABLE n (x NOT NULL); INSERT INTO n VALUES (NULL)");
+        assert!(!is_unique_violation(&not_null, "n.x"));
+    }
 }
