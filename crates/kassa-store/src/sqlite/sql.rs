@@ -171,11 +171,18 @@ pub fn ledger(conn: &Connection, id: CustomerId, limit: u32) -> StoreResult<Vec<
     rows.collect::<Result<_, _>>().map_err(map_err)
 }
 
+/// Runs `read` in one read transaction, so that all its statements see the same snapshot (a
+/// page and its total, the checks of the books).
+fn one_snapshot<T>(conn: &Connection, read: impl FnOnce() -> StoreResult<T>) -> StoreResult<T> {
+    conn.execute_batch("BEGIN").map_err(map_err)?;
+    let result = read();
+    let _ = conn.execute_batch("COMMIT");
+    result
+}
+
 pub fn audit_books(conn: &Connection) -> StoreResult<BooksReport> {
     use rules::audit::*;
-    // One read transaction, so every check sees the same snapshot.
-    conn.execute_batch("BEGIN").map_err(map_err)?;
-    let report = (|| {
+    one_snapshot(conn, || {
         let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(map_err);
         fn list<T: rusqlite::types::FromSql>(conn: &Connection, sql: &str) -> StoreResult<Vec<T>> {
             let mut stmt = conn.prepare_cached(sql).map_err(map_err)?;
@@ -193,9 +200,7 @@ pub fn audit_books(conn: &Connection) -> StoreResult<BooksReport> {
             negative_balances: list(conn, NEGATIVE_BALANCES)?,
             order_count_mismatches: list(conn, ORDER_COUNT_MISMATCHES)?,
         })
-    })();
-    let _ = conn.execute_batch("COMMIT");
-    report
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -552,8 +557,7 @@ pub fn list_orders(conn: &Connection, filter: &OrderFilter) -> StoreResult<Order
             "SELECT COALESCE(SUM(count), 0) FROM order_counts WHERE ?1 IS NULL AND ?2 IS NULL",
         ),
     };
-    conn.execute_batch("BEGIN").map_err(map_err)?;
-    let page = (|| {
+    one_snapshot(conn, || {
         let mut stmt = conn
             .prepare_cached(&format!("SELECT {ORDER_COLUMNS} FROM orders {list_sql} LIMIT ?3 OFFSET ?4"))
             .map_err(map_err)?;
@@ -567,9 +571,7 @@ pub fn list_orders(conn: &Connection, filter: &OrderFilter) -> StoreResult<Order
             .and_then(|mut s| s.query_row(params![customer, status], |r| r.get::<_, i64>(0)))
             .map_err(map_err)?;
         Ok(OrderPage { orders, total: total as u64 })
-    })();
-    let _ = conn.execute_batch("COMMIT");
-    page
+    })
 }
 
 /// An operator's status change.
@@ -653,21 +655,23 @@ fn list_by_upstream(conn: &Connection, filter: &OrderFilter, upstream: Upstream)
         (false, true) => "?1 IS NULL AND status = ?2 AND upstream = ?3",
         (false, false) => "?1 IS NULL AND ?2 IS NULL AND upstream = ?3",
     };
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT {ORDER_COLUMNS} FROM orders WHERE {condition} ORDER BY seq DESC LIMIT ?4 OFFSET ?5"
-        ))
-        .map_err(map_err)?;
-    let orders = stmt
-        .query_map(params![customer, status, upstream.as_str(), filter.limit, filter.offset() as i64], rows::order)
-        .map_err(map_err)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(map_err)?;
-    let total: i64 = conn
-        .prepare_cached(&format!("SELECT COUNT(*) FROM orders WHERE {condition}"))
-        .and_then(|mut s| s.query_row(params![customer, status, upstream.as_str()], |r| r.get(0)))
-        .map_err(map_err)?;
-    Ok(OrderPage { orders, total: total as u64 })
+    one_snapshot(conn, || {
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {ORDER_COLUMNS} FROM orders WHERE {condition} ORDER BY seq DESC LIMIT ?4 OFFSET ?5"
+            ))
+            .map_err(map_err)?;
+        let orders = stmt
+            .query_map(params![customer, status, upstream.as_str(), filter.limit, filter.offset() as i64], rows::order)
+            .map_err(map_err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(map_err)?;
+        let total: i64 = conn
+            .prepare_cached(&format!("SELECT COUNT(*) FROM orders WHERE {condition}"))
+            .and_then(|mut s| s.query_row(params![customer, status, upstream.as_str()], |r| r.get(0)))
+            .map_err(map_err)?;
+        Ok(OrderPage { orders, total: total as u64 })
+    })
 }
 
 pub(super) fn provider(conn: &Connection, id: i64) -> StoreResult<Option<ProviderRecord>> {
