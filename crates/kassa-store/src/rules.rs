@@ -7,8 +7,8 @@ use kassa_core::validation::MAX_QUANTITY;
 use kassa_core::{Minor, OrderStatus};
 
 use crate::model::{
-    ActionRefusal, DeliveryAttempt, DeliveryState, LedgerKind, NewLedgerEntry, NewProvider, OrderRecord, ProviderKind,
-    ServiceRecord, StatusChange, Submission, Upstream,
+    ActionRefusal, DeliveryAttempt, DeliveryState, LedgerEntry, LedgerKind, NewLedgerEntry, NewProvider, OrderRecord,
+    ProviderKind, ServiceRecord, StatusChange, Submission, Upstream,
 };
 use crate::StoreError;
 
@@ -137,13 +137,16 @@ pub fn accepted_id(submission: &Submission) -> Option<&str> {
     }
 }
 
+/// Prefixes of the ledger references orders write; operators' entries may not use them.
+const ORDER_REFERENCE_PREFIXES: [&str; 2] = ["order:", "refund:"];
+
 /// The ledger reference of an order's charge and of its (only) refund.
 pub fn charge_reference(order_id: &str) -> String {
-    format!("order:{order_id}")
+    format!("{}{order_id}", ORDER_REFERENCE_PREFIXES[0])
 }
 
 pub fn refund_reference(order_id: &str) -> String {
-    format!("refund:{order_id}")
+    format!("{}{order_id}", ORDER_REFERENCE_PREFIXES[1])
 }
 
 /// Checks an operator's ledger entry before it is applied.
@@ -154,10 +157,31 @@ pub fn check_operator_entry(entry: &NewLedgerEntry) -> Result<(), StoreError> {
     if matches!(entry.kind, LedgerKind::OrderCharge | LedgerKind::OrderRefund) {
         return Err(StoreError::Invalid("order charges and refunds are written by orders only".into()));
     }
+    // An entry named like an order's refund would take that reference, and the order's own
+    // refund (cancel, partial delivery) would then fail on it every time.
+    if let Some(prefix) = ORDER_REFERENCE_PREFIXES.iter().find(|p| entry.reference.starts_with(**p)) {
+        return Err(StoreError::Invalid(format!(
+            "references starting with {prefix:?} belong to orders' charges and refunds; choose another"
+        )));
+    }
     if entry.kind == LedgerKind::Topup && entry.amount.is_negative() {
         return Err(StoreError::Invalid("a top-up must be positive; use an adjustment to take money out".into()));
     }
     Ok(())
+}
+
+/// An operator's entry whose reference is in the ledger already: the same entry again (a retry
+/// after a lost answer) gets the original back, so it is applied once and the retry learns so;
+/// anything else under that reference is refused.
+pub fn replayed_entry(existing: LedgerEntry, asked: &NewLedgerEntry) -> Result<LedgerEntry, StoreError> {
+    if (existing.customer_id, existing.kind, existing.amount) == (asked.customer_id, asked.kind, asked.amount) {
+        Ok(existing)
+    } else {
+        Err(StoreError::Conflict(format!(
+            "ledger reference {:?} was already used for another entry ({} {} minor units for customer {})",
+            existing.reference, existing.kind, existing.amount.0, existing.customer_id
+        )))
+    }
 }
 
 pub fn uncovered_adjustment(balance: Minor, amount: Minor) -> StoreError {
@@ -265,4 +289,30 @@ pub mod audit {
              SELECT customer_id, status, count FROM order_counts WHERE count > 0
              EXCEPT SELECT customer_id, status, COUNT(*) FROM orders GROUP BY customer_id, status) AS extra
          ORDER BY customer_id LIMIT 100";
+}
+
+#[cfg(test)]
+mod tests {
+    use kassa_core::CustomerId;
+
+    use super::*;
+
+    #[test]
+    fn operator_entries_keep_off_the_references_of_orders() {
+        let entry = |reference: &str| NewLedgerEntry {
+            customer_id: CustomerId(1),
+            kind: LedgerKind::Adjustment,
+            amount: Minor(500),
+            reference: reference.into(),
+            note: None,
+        };
+        assert!(check_operator_entry(&entry("goodwill-BSAPI-ABC123DEF456")).is_ok());
+        for taken in [refund_reference("BSAPI-ABC123DEF456"), charge_reference("BSAPI-ABC123DEF456")] {
+            let refused = check_operator_entry(&entry(&taken));
+            assert!(
+                matches!(&refused, Err(StoreError::Invalid(m)) if m.contains("belong to orders")),
+                "{taken}: {refused:?}"
+            );
+        }
+    }
 }

@@ -162,6 +162,13 @@ pub async fn post_ledger_entry(
     now: Millis,
 ) -> StoreResult<LedgerEntry> {
     rules::check_operator_entry(entry)?;
+    let existing = tx
+        .query_opt(&format!("SELECT {LEDGER_COLUMNS} FROM ledger_entries WHERE reference = $1"), &[&entry.reference])
+        .await
+        .map_err(map_err)?;
+    if let Some(row) = existing {
+        return rules::replayed_entry(rows::ledger_entry(&row)?, entry);
+    }
     let Some(balance_after) = move_balance(tx, entry.customer_id, entry.amount, now).await? else {
         return Err(rules::uncovered_adjustment(wallet(tx, entry.customer_id).await?.balance, entry.amount));
     };

@@ -143,6 +143,13 @@ fn insert_ledger(
 
 pub fn post_ledger_entry(conn: &Connection, entry: &NewLedgerEntry, now: Millis) -> StoreResult<LedgerEntry> {
     rules::check_operator_entry(entry)?;
+    let existing = conn
+        .prepare_cached(&format!("SELECT {LEDGER_COLUMNS} FROM ledger_entries WHERE reference = ?1"))
+        .and_then(|mut s| s.query_row([&entry.reference], rows::ledger_entry).optional())
+        .map_err(map_err)?;
+    if let Some(existing) = existing {
+        return rules::replayed_entry(existing, entry);
+    }
     let Some(balance_after) = move_balance(conn, entry.customer_id, entry.amount, now)? else {
         return Err(rules::uncovered_adjustment(wallet(conn, entry.customer_id)?.balance, entry.amount));
     };

@@ -52,13 +52,25 @@ async fn admin_commands_print_their_documented_json(backend: Backend) {
     assert_eq!((credit["balance"].as_f64(), credit["currency"].as_str()), (Some(100.0), Some("USD")));
     assert!(stderr_of(&env, &["admin", "wallet", "credit", "--customer", &cid, "--amount", "0.001"])
         .contains("decimal places"));
-    let credit =
-        env.json(&["admin", "wallet", "credit", "--customer", &cid, "--amount", "5", "--reference", "wire-42"]);
-    assert_eq!(credit["balance"].as_f64(), Some(105.0));
+    let wire = ["admin", "wallet", "credit", "--customer", &cid, "--amount", "5", "--reference", "wire-42"];
+    let credit = env.json(&wire);
+    assert_eq!((credit["balance"].as_f64(), &credit["already_posted"]), (Some(105.0), &Value::Bool(false)));
+    // A retry (its first answer lost) gets the original entry back and credits nothing more.
+    let retried = env.json(&wire);
+    assert_eq!((&retried["entry"], &retried["already_posted"]), (&credit["entry"], &Value::Bool(true)));
+    assert_eq!(env.json(&["admin", "wallet", "show", "--customer", &cid])["balance"].as_f64(), Some(105.0));
     assert!(
-        stderr_of(&env, &["admin", "wallet", "credit", "--customer", &cid, "--amount", "5", "--reference", "wire-42"])
-            .contains("already used"),
-        "a retried top-up with the same reference credits once"
+        stderr_of(&env, &["admin", "wallet", "credit", "--customer", &cid, "--amount", "6", "--reference", "wire-42"])
+            .contains("already used for another entry"),
+        "a reference names one entry"
+    );
+    assert!(
+        stderr_of(
+            &env,
+            &["admin", "wallet", "credit", "--customer", &cid, "--amount", "5", "--reference", "refund:BSAPI-X"]
+        )
+        .contains("belong to orders"),
+        "order references are the orders' own"
     );
     assert!(stderr_of(&env, &["admin", "wallet", "debit", "--customer", &cid, "--amount", "5"]).contains("--confirm"));
     let debit = env.json(&["admin", "wallet", "debit", "--customer", &cid, "--amount", "5", "--confirm"]);

@@ -72,23 +72,37 @@ async fn post(
     json: bool,
 ) -> Result<()> {
     let currency = store.currency().clone();
-    let reference = reference.unwrap_or_else(|| format!("{kind}:{}", uuid_like()));
+    let reference = reference.unwrap_or_else(|| {
+        // Said before posting: if the answer is lost, the same command with this reference
+        // applies the entry once whatever happened.
+        let generated = format!("{kind}:{}", uuid_like());
+        eprintln!("posting under reference {generated} (to retry safely: --reference {generated})");
+        generated
+    });
+    let asked_at = kassa_store::now_millis();
     let entry = store
         .post_ledger_entry(NewLedgerEntry { customer_id: CustomerId(customer), kind, amount, reference, note })
         .await?;
+    // The store answers a repeated entry with the original one, written before this command ran.
+    let already_posted = entry.created_at < asked_at;
     let value = json!({
         "customer_id": customer,
         "balance": kassa_store::present::money(&currency, entry.balance_after),
         "currency": currency.code(),
         "entry": output::ledger_entry(&currency, &entry),
+        "already_posted": already_posted,
     });
     emit(json, &value, || {
-        format!(
+        let posted = format!(
             "{} {} → balance {}",
             kind,
             output::money_text(&currency, amount),
             output::money_text(&currency, entry.balance_after)
-        )
+        );
+        match already_posted {
+            true => format!("{posted} (posted before under reference {}; not applied again)", entry.reference),
+            false => posted,
+        }
     });
     Ok(())
 }
