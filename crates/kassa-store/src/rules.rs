@@ -88,7 +88,7 @@ pub enum CancelDecision {
 }
 
 pub fn cancel_decision(order: &OrderRecord, service: Option<&ServiceRecord>) -> Result<CancelDecision, StoreError> {
-    if order.status == kassa_core::OrderStatus::Canceled {
+    if order.status == OrderStatus::Canceled {
         return Ok(CancelDecision::AlreadyCanceled);
     }
     if !service.is_some_and(|s| s.cancel_allowed) {
@@ -138,15 +138,16 @@ pub fn accepted_id(submission: &Submission) -> Option<&str> {
 }
 
 /// Prefixes of the ledger references orders write; operators' entries may not use them.
-const ORDER_REFERENCE_PREFIXES: [&str; 2] = ["order:", "refund:"];
+const CHARGE_PREFIX: &str = "order:";
+const REFUND_PREFIX: &str = "refund:";
 
 /// The ledger reference of an order's charge and of its (only) refund.
 pub fn charge_reference(order_id: &str) -> String {
-    format!("{}{order_id}", ORDER_REFERENCE_PREFIXES[0])
+    format!("{CHARGE_PREFIX}{order_id}")
 }
 
 pub fn refund_reference(order_id: &str) -> String {
-    format!("{}{order_id}", ORDER_REFERENCE_PREFIXES[1])
+    format!("{REFUND_PREFIX}{order_id}")
 }
 
 /// Checks an operator's ledger entry before it is applied.
@@ -159,7 +160,7 @@ pub fn check_operator_entry(entry: &NewLedgerEntry) -> Result<(), StoreError> {
     }
     // An entry named like an order's refund would take that reference, and the order's own
     // refund (cancel, partial delivery) would then fail on it every time.
-    if let Some(prefix) = ORDER_REFERENCE_PREFIXES.iter().find(|p| entry.reference.starts_with(**p)) {
+    if let Some(prefix) = [CHARGE_PREFIX, REFUND_PREFIX].into_iter().find(|p| entry.reference.starts_with(p)) {
         return Err(StoreError::Invalid(format!(
             "references starting with {prefix:?} belong to orders' charges and refunds; choose another"
         )));
