@@ -134,8 +134,8 @@ pub struct NewLedgerEntry {
     pub kind: LedgerKind,
     /// Signed: positive adds to the wallet.
     pub amount: Minor,
-    /// Unique across the ledger; the same reference twice is refused, so a retried top-up
-    /// cannot credit twice.
+    /// Unique across the ledger: the same reference again replays the entry (same customer,
+    /// kind and amount) or is refused, so a retried top-up cannot credit twice.
     pub reference: String,
     pub note: Option<String>,
 }
@@ -370,9 +370,10 @@ pub struct BooksReport {
     pub balance_mismatches: Vec<i64>,
     /// Orders without exactly one charge entry of `-charge`.
     pub orders_without_one_charge: Vec<String>,
-    /// Charge entries that point at no order.
-    pub charges_without_order: Vec<String>,
-    /// Orders whose refund entries do not sum to `refunded`, or exceed the charge.
+    /// Charge and refund entries (their references) that point at no order.
+    pub entries_without_order: Vec<String>,
+    /// Orders whose refund entries do not sum to `refunded`, exceed the charge, or were paid to
+    /// another customer than the order's.
     pub refund_mismatches: Vec<String>,
     pub negative_balances: Vec<i64>,
     /// Customers whose order counts (behind `total` of the order list) differ from their orders.
@@ -383,7 +384,7 @@ impl BooksReport {
     pub fn is_balanced(&self) -> bool {
         self.balance_mismatches.is_empty()
             && self.orders_without_one_charge.is_empty()
-            && self.charges_without_order.is_empty()
+            && self.entries_without_order.is_empty()
             && self.refund_mismatches.is_empty()
             && self.negative_balances.is_empty()
             && self.order_count_mismatches.is_empty()

@@ -162,6 +162,12 @@ pub async fn post_ledger_entry(
     now: Millis,
 ) -> StoreResult<LedgerEntry> {
     rules::check_operator_entry(entry)?;
+    // Posts of one reference take turns, so the later one sees the earlier one's entry (this
+    // transaction reads committed rows statement by statement) and replays it instead of
+    // running into the unique reference as a conflict. The lock ends with the transaction.
+    tx.execute("SELECT pg_advisory_xact_lock(hashtext('ledger-reference:' || $1))", &[&entry.reference])
+        .await
+        .map_err(map_err)?;
     let existing = tx
         .query_opt(&format!("SELECT {LEDGER_COLUMNS} FROM ledger_entries WHERE reference = $1"), &[&entry.reference])
         .await
@@ -220,7 +226,7 @@ pub async fn audit_books(tx: &impl GenericClient) -> StoreResult<BooksReport> {
         ledger_entries: count(COUNT_LEDGER).await?,
         balance_mismatches: ids(BALANCE_MISMATCHES).await?,
         orders_without_one_charge: texts(ORDERS_WITHOUT_ONE_CHARGE).await?,
-        charges_without_order: texts(CHARGES_WITHOUT_ORDER).await?,
+        entries_without_order: texts(ENTRIES_WITHOUT_ORDER).await?,
         refund_mismatches: texts(REFUND_MISMATCHES).await?,
         negative_balances: ids(NEGATIVE_BALANCES).await?,
         order_count_mismatches: ids(ORDER_COUNT_MISMATCHES).await?,

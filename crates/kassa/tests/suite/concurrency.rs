@@ -10,7 +10,8 @@ use crate::support::{assert_error, Backend, TestServer};
 backend_tests!(
     two_hundred_orders_on_a_wallet_for_fifty,
     fifty_requests_share_one_idempotency_key,
-    concurrent_requests_of_many_keys_each_see_their_own_wallet
+    concurrent_requests_of_many_keys_each_see_their_own_wallet,
+    concurrent_posts_of_one_ledger_reference_post_once_and_all_replay
 );
 
 async fn two_hundred_orders_on_a_wallet_for_fifty(backend: Backend) {
@@ -117,4 +118,35 @@ async fn concurrent_requests_of_many_keys_each_see_their_own_wallet(backend: Bac
         let expected = format!(r#""balance":{i}.{:02}"#, i % 100);
         assert!(String::from_utf8_lossy(&response.body).contains(&expected), "{expected} in {body}");
     }
+}
+
+/// An operator's retried top-up can race the original (a CLI run twice, a script retrying on a
+/// timeout): every post of the same reference answers the one entry, and the wallet moves once.
+async fn concurrent_posts_of_one_ledger_reference_post_once_and_all_replay(backend: Backend) {
+    use kassa_core::Minor;
+    use kassa_store::{LedgerKind, NewLedgerEntry};
+
+    let server = TestServer::start(backend).await;
+    let account = server.customer("1.00").await;
+    let posts: Vec<_> = (0..16)
+        .map(|_| {
+            let store = server.store.clone();
+            let entry = NewLedgerEntry {
+                customer_id: account.customer,
+                kind: LedgerKind::Topup,
+                amount: Minor(250),
+                reference: "raced-top-up".into(),
+                note: None,
+            };
+            tokio::spawn(async move { store.post_ledger_entry(entry).await })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for post in posts {
+        ids.push(post.await.unwrap().expect("every post answers the entry").id);
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "one entry: {ids:?}");
+    assert_eq!(server.store.wallet(account.customer).await.unwrap().balance, Minor(350));
+    assert!(server.store.audit_books().await.unwrap().is_balanced());
 }
