@@ -272,13 +272,16 @@ pub mod audit {
                   AND e.customer_id = o.customer_id) <> 1
             OR (SELECT COUNT(*) FROM ledger_entries e WHERE e.order_id = o.id AND e.kind = 'order_charge') <> 1
          ORDER BY o.seq LIMIT 100";
-    pub const CHARGES_WITHOUT_ORDER: &str = "SELECT e.reference FROM ledger_entries e
-         WHERE e.kind = 'order_charge' AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = e.order_id)
+    pub const ENTRIES_WITHOUT_ORDER: &str = "SELECT e.reference FROM ledger_entries e
+         WHERE e.kind IN ('order_charge', 'order_refund')
+           AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = e.order_id)
          ORDER BY e.id LIMIT 100";
     pub const REFUND_MISMATCHES: &str = "SELECT o.id FROM orders o
          WHERE o.refunded <> COALESCE((SELECT SUM(e.amount) FROM ledger_entries e
                                        WHERE e.order_id = o.id AND e.kind = 'order_refund'), 0)
             OR o.refunded > o.charge
+            OR EXISTS (SELECT 1 FROM ledger_entries e
+                       WHERE e.order_id = o.id AND e.kind = 'order_refund' AND e.customer_id <> o.customer_id)
          ORDER BY o.seq LIMIT 100";
     pub const NEGATIVE_BALANCES: &str = "SELECT customer_id FROM wallets WHERE balance < 0 LIMIT 100";
     /// Customers whose kept order counts (`order_counts`) differ from their orders.

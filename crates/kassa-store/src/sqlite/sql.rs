@@ -202,7 +202,7 @@ pub fn audit_books(conn: &Connection) -> StoreResult<BooksReport> {
             ledger_entries: count(COUNT_LEDGER)?,
             balance_mismatches: list(conn, BALANCE_MISMATCHES)?,
             orders_without_one_charge: list(conn, ORDERS_WITHOUT_ONE_CHARGE)?,
-            charges_without_order: list(conn, CHARGES_WITHOUT_ORDER)?,
+            entries_without_order: list(conn, ENTRIES_WITHOUT_ORDER)?,
             refund_mismatches: list(conn, REFUND_MISMATCHES)?,
             negative_balances: list(conn, NEGATIVE_BALANCES)?,
             order_count_mismatches: list(conn, ORDER_COUNT_MISMATCHES)?,

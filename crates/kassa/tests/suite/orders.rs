@@ -26,6 +26,7 @@ backend_tests!(
     refunds_are_paid_once_from_the_order_price,
     a_service_changed_by_another_process_is_seen_at_once,
     list_totals_are_kept_counts_and_the_books_check_them,
+    the_books_find_refunds_paid_to_another_customer_or_to_no_order,
 );
 
 fn order_body(service: i64, quantity: u64) -> serde_json::Value {
@@ -511,5 +512,47 @@ async fn list_totals_are_kept_counts_and_the_books_check_them(backend: Backend) 
     server.db.execute_sql("UPDATE order_counts SET count = count + 1 WHERE status = 'pending'").await;
     let books = server.store.audit_books().await.unwrap();
     assert_eq!(books.order_count_mismatches, vec![account.customer.0], "{books:?}");
+    assert!(!books.is_balanced());
+}
+
+/// A refund belongs to the order's own customer: one moved to another wallet (with both balances
+/// made to agree with their ledgers, so no other check sees it) is found, and so is a refund
+/// whose order does not exist.
+async fn the_books_find_refunds_paid_to_another_customer_or_to_no_order(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let service = server.service(ServiceKind::Default, "1.00", 1, 100_000).await;
+    let owner = server.customer("10.00").await;
+    let other = server.customer("10.00").await;
+    let placed = owner.signer().order(&order_body(service.id, 1000), "refund-owner").send().await;
+    let id = placed.json().unwrap()["order"]["id"].as_str().unwrap().parse::<kassa_core::OrderId>().unwrap();
+    let change = StatusChange { status: Some(OrderStatus::Canceled), ..Default::default() };
+    assert_eq!(server.store.change_order(&id, change).await.unwrap().refunded.0, 100);
+    assert!(server.store.audit_books().await.unwrap().is_balanced());
+
+    let rebalance = "UPDATE wallets SET balance = (SELECT SUM(amount) FROM ledger_entries e
+                                                   WHERE e.customer_id = wallets.customer_id)";
+    server
+        .db
+        .execute_sql(&format!(
+            "UPDATE ledger_entries SET customer_id = {} WHERE kind = 'order_refund'",
+            other.customer.0
+        ))
+        .await;
+    server.db.execute_sql(rebalance).await;
+    let books = server.store.audit_books().await.unwrap();
+    assert_eq!(books.balance_mismatches, Vec::<i64>::new(), "{books:?}");
+    assert_eq!(books.refund_mismatches, vec![id.to_string()], "{books:?}");
+    assert!(!books.is_balanced());
+
+    server
+        .db
+        .execute_sql(&format!(
+            "UPDATE ledger_entries SET customer_id = {}, order_id = 'BSAPI-000000000000' WHERE kind = 'order_refund'",
+            owner.customer.0
+        ))
+        .await;
+    server.db.execute_sql(rebalance).await;
+    let books = server.store.audit_books().await.unwrap();
+    assert_eq!(books.entries_without_order, vec![format!("refund:{id}")], "{books:?}");
     assert!(!books.is_balanced());
 }
