@@ -466,8 +466,8 @@ pub fn ledger_page_sql() -> String {
     )
 }
 
-/// A page of orders, newest first (`$1` customer or NULL, `$2` status or NULL, `$3` limit,
-/// `$4` offset), for the filters given.
+/// A page of orders, newest first, with the total of the filter (`$1` customer or NULL, `$2`
+/// status or NULL, `$3` limit, `$4` offset): see [`with_total`].
 ///
 /// A filter on one value is written as a range (`customer_id >= $1 AND customer_id <= $1`, the
 /// same rows) and repeated in `ORDER BY`, so that the only way to read the page in order is the
@@ -488,70 +488,71 @@ pub fn order_page_sql(customer: bool, status: bool) -> String {
         (false, true) => ("$1::BIGINT IS NULL AND status >= $2 AND status <= $2", "status DESC, seq DESC"),
         (false, false) => ("$1::BIGINT IS NULL AND $2::TEXT IS NULL", "seq DESC"),
     };
-    format!("SELECT {ORDER_COLUMNS} FROM orders WHERE {condition} ORDER BY {order} LIMIT $3 OFFSET $4")
+    // The total comes from the trigger-kept `order_counts` (see the SQLite twin).
+    let counted = match (customer, status) {
+        (true, true) => "customer_id = $1 AND status = $2",
+        (true, false) => "customer_id = $1 AND $2::TEXT IS NULL",
+        (false, true) => "$1::BIGINT IS NULL AND status = $2",
+        (false, false) => "$1::BIGINT IS NULL AND $2::TEXT IS NULL",
+    };
+    with_total(
+        &format!("SELECT COALESCE(SUM(count), 0)::BIGINT FROM order_counts WHERE {counted}"),
+        &format!("SELECT {ORDER_COLUMNS} FROM orders WHERE {condition} ORDER BY {order} LIMIT $3 OFFSET $4"),
+    )
 }
 
-/// The condition of an operator's order list by upstream state (`$1` customer or NULL, `$2`
-/// status or NULL, `$3` upstream state) and the order its page is read in. With a customer the
+/// One statement answering a page and the total it is a page of, so that both come from one
+/// snapshot (two statements at READ COMMITTED could count an order the page does not show, or
+/// the reverse) and one round trip. Its rows are the page's, newest first, each with `total`;
+/// an empty page is one row of NULLs and the total.
+fn with_total(total: &str, page: &str) -> String {
+    format!(
+        "SELECT page.*, total.total FROM ({total}) AS total (total)
+         LEFT JOIN LATERAL ({page}) AS page ON true ORDER BY page.seq DESC"
+    )
+}
+
+/// The rows of a [`with_total`] statement as a page.
+fn page_with_total(found: Vec<tokio_postgres::Row>) -> StoreResult<OrderPage> {
+    let total = found.first().map_or(0, |r| r.get::<_, i64>("total"));
+    let orders = found.iter().filter(|r| r.get::<_, Option<i64>>("seq").is_some()).map(rows::order);
+    Ok(OrderPage { orders: orders.collect::<StoreResult<_>>()?, total: total as u64 })
+}
+
+/// A page of an operator's order list by upstream state, with its total (`$1` customer or NULL,
+/// `$2` status or NULL, `$3` upstream state, `$4` limit, `$5` offset). With a customer the
 /// customer is written as a range repeated in `ORDER BY` (see [`order_page_sql`]): the page comes
 /// from that customer's orders, not from a walk back through every order in that upstream state.
-fn upstream_condition(customer: bool, status: bool) -> (String, &'static str) {
+/// Public so that tests can ask PostgreSQL for the plan of exactly this statement.
+pub fn upstream_page_sql(customer: bool, status: bool) -> String {
     let status = if status { "status = $2" } else { "$2::TEXT IS NULL" };
-    if customer {
+    let (condition, order) = if customer {
         (
             format!("upstream = $3 AND customer_id >= $1 AND customer_id <= $1 AND {status}"),
             "customer_id DESC, seq DESC",
         )
     } else {
         (format!("upstream = $3 AND $1::BIGINT IS NULL AND {status}"), "seq DESC")
-    }
-}
-
-/// A page of an operator's order list by upstream state (`$1` customer or NULL, `$2` status or
-/// NULL, `$3` upstream state, `$4` limit, `$5` offset). Public so that tests can ask PostgreSQL
-/// for the plan of exactly this statement.
-pub fn upstream_page_sql(customer: bool, status: bool) -> String {
-    let (condition, order) = upstream_condition(customer, status);
-    format!("SELECT {ORDER_COLUMNS} FROM orders WHERE {condition} ORDER BY {order} LIMIT $4 OFFSET $5")
+    };
+    with_total(
+        &format!("SELECT COUNT(*) FROM orders WHERE {condition}"),
+        &format!("SELECT {ORDER_COLUMNS} FROM orders WHERE {condition} ORDER BY {order} LIMIT $4 OFFSET $5"),
+    )
 }
 
 pub async fn list_orders(c: &impl GenericClient, filter: &OrderFilter) -> StoreResult<OrderPage> {
     let customer = filter.customer_id.map(|c| c.0);
     let status = filter.status.map(|s| s.as_str());
-    if let Some(upstream) = filter.upstream {
-        let list = c.prepare_cached(&upstream_page_sql(customer.is_some(), status.is_some())).await.map_err(map_err)?;
-        let (condition, _) = upstream_condition(customer.is_some(), status.is_some());
-        let count =
-            c.prepare_cached(&format!("SELECT COUNT(*) FROM orders WHERE {condition}")).await.map_err(map_err)?;
-        let rows = c
-            .query(
-                &list,
-                &[&customer, &status, &upstream.as_str(), &i64::from(filter.limit), &(filter.offset() as i64)],
-            )
-            .await
-            .map_err(map_err)?;
-        let total: i64 = c.query_one(&count, &[&customer, &status, &upstream.as_str()]).await.map_err(map_err)?.get(0);
-        return Ok(OrderPage { orders: collect(rows, rows::order)?, total: total as u64 });
-    }
-    // One statement per filter shape, so each uses its own index.
-    let condition = match (customer.is_some(), status.is_some()) {
-        (true, true) => "customer_id = $1 AND status = $2",
-        (true, false) => "customer_id = $1 AND $2::TEXT IS NULL",
-        (false, true) => "$1::BIGINT IS NULL AND status = $2",
-        (false, false) => "$1::BIGINT IS NULL AND $2::TEXT IS NULL",
+    let (limit, offset) = (i64::from(filter.limit), filter.offset() as i64);
+    let rows = if let Some(upstream) = filter.upstream {
+        let page = c.prepare_cached(&upstream_page_sql(customer.is_some(), status.is_some())).await.map_err(map_err)?;
+        c.query(&page, &[&customer, &status, &upstream.as_str(), &limit, &offset]).await
+    } else {
+        // One statement per filter shape, so each uses its own index.
+        let page = c.prepare_cached(&order_page_sql(customer.is_some(), status.is_some())).await.map_err(map_err)?;
+        c.query(&page, &[&customer, &status, &limit, &offset]).await
     };
-    let list = c.prepare_cached(&order_page_sql(customer.is_some(), status.is_some())).await.map_err(map_err)?;
-    // The total comes from the trigger-kept `order_counts` (see the SQLite twin).
-    let count = c
-        .prepare_cached(&format!("SELECT COALESCE(SUM(count), 0)::BIGINT FROM order_counts WHERE {condition}"))
-        .await
-        .map_err(map_err)?;
-    let rows = c
-        .query(&list, &[&customer, &status, &i64::from(filter.limit), &(filter.offset() as i64)])
-        .await
-        .map_err(map_err)?;
-    let total: i64 = c.query_one(&count, &[&customer, &status]).await.map_err(map_err)?.get(0);
-    Ok(OrderPage { orders: collect(rows, rows::order)?, total: total as u64 })
+    page_with_total(rows.map_err(map_err)?)
 }
 
 /// An operator's status change.

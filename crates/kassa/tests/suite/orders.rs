@@ -342,6 +342,10 @@ async fn listing_pages_filters_and_bounds(backend: Backend) {
     assert_eq!(last.orders.iter().map(|o| o.id.clone()).collect::<Vec<_>>(), vec![ids[0].clone()]);
     let completed = client.orders(1, 50, Some("completed")).await.unwrap();
     assert_eq!((completed.total, completed.orders[0].id.clone()), (1, ids[0].clone()));
+    let past_the_end = client.orders(4, 3, None).await.unwrap();
+    assert_eq!((past_the_end.total, past_the_end.orders.len()), (7, 0), "an empty page still counts");
+    let none = client.orders(1, 50, Some("canceled")).await.unwrap();
+    assert_eq!((none.total, none.orders.len()), (0, 0));
     let defaults = account.signer().get("/api/v1/orders").send().await.json().unwrap();
     assert_eq!((defaults["page"].as_u64(), defaults["limit"].as_u64()), (Some(1), Some(50)));
 
