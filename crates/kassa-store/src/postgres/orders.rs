@@ -280,6 +280,23 @@ async fn run_lane(pool: Pool, mut jobs: mpsc::Receiver<Job>, max_batch: usize, m
                     let _ = job.reply.send(Err(error.clone()));
                 }
             }
+            // The database refused the call as a whole, so nothing of it committed: one order
+            // it cannot take (a constraint or trigger added by an operator, a value it rejects)
+            // must not fail the orders that merely shared its batch. Each is placed alone.
+            Err(StoreError::Internal(_) | StoreError::Invalid(_) | StoreError::Conflict(_)) if batch.len() > 1 => {
+                tracing::warn!(orders = batch.len(), "a batch of orders failed as a whole; placing them one by one");
+                for job in batch {
+                    let alone = Json(vec![&job.item]);
+                    let answer =
+                        place_batch(&pool, &alone, max_attempts, bound).await.and_then(|outcomes| match outcomes[..] {
+                            [outcome] => Ok(outcome),
+                            _ => Err(StoreError::Internal(format!("{} outcomes for 1 order", outcomes.len()))),
+                        });
+                    let _ = job.reply.send(answer);
+                }
+            }
+            // Not answered (whether it committed is unknown until the database answers again),
+            // or still contended after every retry: every order of the batch shares the failure.
             Err(error) => {
                 for job in batch {
                     let _ = job.reply.send(Err(error.clone()));

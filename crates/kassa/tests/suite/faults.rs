@@ -1,5 +1,6 @@
 //! Faults of the parts around kassa: a provider that errs, garbles, stalls or hangs up; a disk
-//! that fills up under SQLite; PostgreSQL stopped under load. Each ends with the books intact.
+//! that fills up under SQLite; PostgreSQL stopped under load or refusing one order of a batch.
+//! Each ends with the books intact.
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -298,4 +299,54 @@ async fn postgres_books_audit_outlasts_the_request_statement_timeout() {
     locker.batch_execute("COMMIT").await.unwrap();
     let books = audit.await.unwrap();
     assert_eq!((books["balanced"].as_bool(), books["orders"].as_u64()), (Some(true), Some(1)), "{books}");
+}
+
+/// An order PostgreSQL refuses with an error (here a trigger an operator added) fails alone: the
+/// orders that were batched with it into one call are placed one by one and succeed. The batch
+/// is made certain by holding the wallet's row while the orders queue up behind a first one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_an_order_the_database_refuses_fails_alone_not_its_batch() {
+    let server = TestServer::start(Backend::Postgres).await;
+    let service = server.service(kassa_core::catalog::ServiceKind::Default, "1.00", 1, 10_000).await;
+    let account = server.customer("100.00").await;
+    server
+        .db
+        .execute_sql(
+            "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 IF NEW.link = 'https://poison' THEN RAISE EXCEPTION 'no poison here'; END IF;
+                 RETURN NEW;
+             END $$;
+             CREATE TRIGGER refuse_poison BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION refuse_poison();",
+        )
+        .await;
+
+    let (locker, connection) = tokio_postgres::connect(&server.db.url(), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    locker
+        .batch_execute(&format!("BEGIN; SELECT 1 FROM wallets WHERE customer_id = {} FOR UPDATE", account.customer.0))
+        .await
+        .unwrap();
+    let order = |link: String, key: String| {
+        let signer = account.signer();
+        let body = json!({"service_id": service.id, "quantity": 1000, "link": link});
+        tokio::spawn(async move { signer.order(&body, &key).send().await })
+    };
+    let first = order("https://first".into(), "first".into());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut queued: Vec<_> = (0..8).map(|i| order(format!("https://x/{i}"), format!("queued-{i}"))).collect();
+    queued.push(order("https://poison".into(), "poison".into()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    locker.batch_execute("COMMIT").await.unwrap();
+
+    assert_eq!(first.await.unwrap().status, 201);
+    let poisoned = queued.pop().unwrap().await.unwrap();
+    assert_eq!(poisoned.status, 500, "{}", String::from_utf8_lossy(&poisoned.body));
+    for response in queued {
+        let response = response.await.unwrap();
+        assert_eq!(response.status, 201, "{}", String::from_utf8_lossy(&response.body));
+    }
+    let books = server.store.audit_books().await.unwrap();
+    assert_eq!((books.orders, books.is_balanced()), (9, true), "{books:?}");
+    assert_eq!(server.store.wallet(account.customer).await.unwrap().balance, kassa_core::Minor(9_100));
 }
