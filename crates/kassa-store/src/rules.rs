@@ -26,6 +26,13 @@ pub struct ChangePlan {
 /// current status is not a transition and refunds nothing; a final order keeps the `remains` its
 /// refund was computed from.
 pub fn plan_change(current: &OrderRecord, change: &StatusChange) -> Result<ChangePlan, StoreError> {
+    // The databases store unit counts as signed 64-bit integers: a larger one is refused here,
+    // not wrapped into a negative number the order could then not be read back with.
+    for (field, value) in [("remains", change.remains), ("start_count", change.start_count)] {
+        if let Some(value) = value.filter(|&v| i64::try_from(v).is_err()) {
+            return Err(StoreError::Invalid(format!("{field} {value} is too large")));
+        }
+    }
     let mut plan = ChangePlan {
         status: current.status,
         refund: Minor::ZERO,

@@ -71,18 +71,20 @@ pub fn map_status(raw: &str) -> Option<OrderStatus> {
 }
 
 /// A number sent as a JSON number or as a string of digits (possibly with a fraction, which is
-/// dropped only when it is zero).
+/// dropped only when it is zero). A count no database column holds (above `i64::MAX`) is garbage,
+/// not a count: it is dropped like any other unreadable value.
 fn count(value: Option<&Value>) -> Option<u64> {
-    match value? {
-        Value::Number(n) => n.as_u64(),
+    let count: u64 = match value? {
+        Value::Number(n) => n.as_u64()?,
         Value::String(s) => {
             let s = s.trim();
             let whole =
                 s.split_once('.').map(|(w, f)| (f.bytes().all(|b| b == b'0')).then_some(w)).unwrap_or(Some(s))?;
-            whole.parse().ok()
+            whole.parse().ok()?
         }
-        _ => None,
-    }
+        _ => return None,
+    };
+    i64::try_from(count).is_ok().then_some(count)
 }
 
 /// An id sent as a number or a string.
@@ -311,6 +313,10 @@ mod tests {
         );
         let garbled = parse_status(&json!({"status":"Partial","remains":"15.7"})).unwrap();
         assert_eq!(garbled.remains, None, "a fractional unit count is not trusted");
+        let huge = parse_status(&json!({"status":"Canceled","remains":u64::MAX,"start_count":"9223372036854775808"}));
+        assert_eq!(huge.map(|s| (s.remains, s.start_count)), Ok((None, None)), "no column holds these");
+        let largest = parse_status(&json!({"status":"Canceled","remains":"9223372036854775807"})).unwrap();
+        assert_eq!(largest.remains, Some(i64::MAX as u64));
         assert_eq!(parse_status(&json!({"error":"Incorrect order ID"})), Err("Incorrect order ID".into()));
         assert!(parse_status(&json!({"charge":"1"})).is_err());
         assert_eq!(id_text(Some(&json!(23501))), Some("23501".into()));

@@ -27,6 +27,7 @@ backend_tests!(
     a_service_changed_by_another_process_is_seen_at_once,
     list_totals_are_kept_counts_and_the_books_check_them,
     the_books_find_refunds_paid_to_another_customer_or_to_no_order,
+    unit_counts_no_column_holds_are_refused_and_the_order_stays_readable,
 );
 
 fn order_body(service: i64, quantity: u64) -> serde_json::Value {
@@ -559,4 +560,27 @@ async fn the_books_find_refunds_paid_to_another_customer_or_to_no_order(backend:
     let books = server.store.audit_books().await.unwrap();
     assert_eq!(books.entries_without_order, vec![format!("refund:{id}")], "{books:?}");
     assert!(!books.is_balanced());
+}
+
+/// A remains or start count above `i64::MAX` (from an operator, or a provider's garbled answer)
+/// is refused before anything moves: stored, it would wrap to a negative number that the order
+/// could not be read back with, jamming every later change of it.
+async fn unit_counts_no_column_holds_are_refused_and_the_order_stays_readable(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let service = server.service(ServiceKind::Default, "1.00", 1, 100_000).await;
+    let account = server.customer("10.00").await;
+    let placed = account.signer().order(&order_body(service.id, 1000), "huge-counts").send().await;
+    let id = placed.json().unwrap()["order"]["id"].as_str().unwrap().parse::<kassa_core::OrderId>().unwrap();
+    for change in [
+        StatusChange { status: Some(OrderStatus::Canceled), remains: Some(u64::MAX), ..Default::default() },
+        StatusChange { start_count: Some(i64::MAX as u64 + 1), ..Default::default() },
+    ] {
+        let refused = server.store.change_order(&id, change).await;
+        assert!(matches!(refused, Err(kassa_store::StoreError::Invalid(_))), "{refused:?}");
+    }
+    let order = server.store.order(None, &id).await.unwrap().unwrap();
+    assert_eq!((order.status, order.refunded.0, order.remains), (OrderStatus::Pending, 0, None));
+    let change = StatusChange { status: Some(OrderStatus::Canceled), ..Default::default() };
+    assert_eq!(server.store.change_order(&id, change).await.unwrap().refunded.0, 100);
+    assert!(server.store.audit_books().await.unwrap().is_balanced());
 }
