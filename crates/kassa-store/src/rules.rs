@@ -22,6 +22,11 @@ pub struct ChangePlan {
     pub remains: Option<u64>,
 }
 
+/// The answer to enabling or disabling a revoked key.
+pub fn revoked_stays_revoked() -> StoreError {
+    StoreError::Invalid("a revoked key stays revoked; create a new key".into())
+}
+
 /// Decides a status change: whether the transition is allowed and what it refunds. Repeating the
 /// current status is not a transition and refunds nothing; a final order keeps the `remains` its
 /// refund was computed from.

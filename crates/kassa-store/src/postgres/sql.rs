@@ -308,18 +308,21 @@ pub async fn set_api_key_status(
     status: KeyStatus,
     now: Millis,
 ) -> StoreResult<ApiKeyRecord> {
-    let current =
-        api_key_by_value(tx, api_key).await?.ok_or_else(|| StoreError::NotFound(format!("API key {api_key}")))?;
-    if current.status == KeyStatus::Revoked && status != KeyStatus::Revoked {
-        return Err(StoreError::Invalid("a revoked key stays revoked; create a new key".into()));
+    // The revoked check is part of the update: a revoke committed while this waited for the
+    // row is seen (the update re-reads a row changed under it), so the key stays revoked.
+    let updated = tx
+        .execute(
+            "UPDATE api_keys SET status = $1, updated_at = $2
+             WHERE api_key = $3 AND (status <> 'revoked' OR $1 = 'revoked')",
+            &[&status.as_str(), &now, &api_key],
+        )
+        .await
+        .map_err(map_err)?;
+    let key = api_key_by_value(tx, api_key).await?.ok_or_else(|| StoreError::NotFound(format!("API key {api_key}")))?;
+    match updated {
+        0 => Err(rules::revoked_stays_revoked()),
+        _ => Ok(key),
     }
-    tx.execute(
-        "UPDATE api_keys SET status = $1, updated_at = $2 WHERE api_key = $3",
-        &[&status.as_str(), &now, &api_key],
-    )
-    .await
-    .map_err(map_err)?;
-    api_key_by_value(tx, api_key).await?.ok_or_else(|| StoreError::NotFound(format!("API key {api_key}")))
 }
 
 pub async fn list_api_keys(c: &impl GenericClient, customer: Option<CustomerId>) -> StoreResult<Vec<ApiKeyRecord>> {

@@ -277,16 +277,18 @@ pub fn set_api_key_status(
     status: KeyStatus,
     now: Millis,
 ) -> StoreResult<ApiKeyRecord> {
-    let current = api_key_by_value(conn, api_key)?.ok_or_else(|| StoreError::NotFound(format!("API key {api_key}")))?;
-    if current.status == KeyStatus::Revoked && status != KeyStatus::Revoked {
-        return Err(StoreError::Invalid("a revoked key stays revoked; create a new key".into()));
+    let updated = conn
+        .execute(
+            "UPDATE api_keys SET status = ?1, updated_at = ?2
+             WHERE api_key = ?3 AND (status <> 'revoked' OR ?1 = 'revoked')",
+            params![status.as_str(), now, api_key],
+        )
+        .map_err(map_err)?;
+    let key = api_key_by_value(conn, api_key)?.ok_or_else(|| StoreError::NotFound(format!("API key {api_key}")))?;
+    match updated {
+        0 => Err(rules::revoked_stays_revoked()),
+        _ => Ok(key),
     }
-    conn.execute(
-        "UPDATE api_keys SET status = ?1, updated_at = ?2 WHERE api_key = ?3",
-        params![status.as_str(), now, api_key],
-    )
-    .map_err(map_err)?;
-    api_key_by_value(conn, api_key)?.ok_or_else(|| StoreError::NotFound(format!("API key {api_key}")))
 }
 
 pub fn list_api_keys(conn: &Connection, customer: Option<CustomerId>) -> StoreResult<Vec<ApiKeyRecord>> {

@@ -150,3 +150,31 @@ async fn concurrent_posts_of_one_ledger_reference_post_once_and_all_replay(backe
     assert_eq!(server.store.wallet(account.customer).await.unwrap().balance, Minor(350));
     assert!(server.store.audit_books().await.unwrap().is_balanced());
 }
+
+/// An operator enables a key while another revokes it: the enable waited for the revoke's row
+/// lock and must then see the revoke, not write `active` over it (a revoked key stays revoked).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_an_enable_racing_a_revoke_leaves_the_key_revoked() {
+    use kassa_store::{KeyStatus, StoreError};
+
+    let server = TestServer::start(Backend::Postgres).await;
+    let account = server.customer("1.00").await;
+    let api_key = account.key.api_key.clone();
+    let (revoker, connection) = tokio_postgres::connect(&server.db.url(), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    revoker
+        .batch_execute(&format!("BEGIN; UPDATE api_keys SET status = 'revoked' WHERE api_key = '{api_key}'"))
+        .await
+        .unwrap();
+    let enable = {
+        let (store, api_key) = (server.store.clone(), api_key.clone());
+        tokio::spawn(async move { store.set_api_key_status(&api_key, KeyStatus::Active).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!enable.is_finished(), "the enable waits for the revoke's row lock");
+    revoker.batch_execute("COMMIT").await.unwrap();
+    let enabled = enable.await.unwrap();
+    assert!(matches!(enabled, Err(StoreError::Invalid(_))), "{enabled:?}");
+    let keys = server.store.list_api_keys(Some(account.customer)).await.unwrap();
+    assert_eq!(keys.iter().map(|k| k.status).collect::<Vec<_>>(), vec![KeyStatus::Revoked]);
+}
