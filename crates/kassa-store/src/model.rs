@@ -332,6 +332,10 @@ pub struct StatusChange {
     /// Required for `partial`: undelivered units, which decide the refund.
     pub remains: Option<u64>,
     pub start_count: Option<u64>,
+    /// An operator's refund of an order a provider has or may have (`submitted`,
+    /// `needs_review`): they confirm the provider will not deliver it. Without it such a refund
+    /// is refused, and one of an order being sent right now (`submitting`) always is.
+    pub provider_will_not_deliver: bool,
 }
 
 #[derive(Debug, Clone, Default)]

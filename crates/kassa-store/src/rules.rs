@@ -27,6 +27,36 @@ pub fn revoked_stays_revoked() -> StoreError {
     StoreError::Invalid("a revoked key stays revoked; create a new key".into())
 }
 
+/// Whether an operator's change may refund an order where its provider stands now (read in
+/// the changing transaction, so a worker claiming the order meanwhile is seen): a refund for an
+/// order a provider will still deliver is a ghost order the operator pays for.
+pub fn operator_refund_allowed(current: &OrderRecord, change: &StatusChange) -> Result<(), StoreError> {
+    let refunds = change.status.is_some_and(|next| next != current.status && next.refund_rule() != RefundRule::None);
+    if !refunds {
+        return Ok(());
+    }
+    let holder = match (&current.provider_id, &current.provider_order_id) {
+        (Some(p), Some(o)) => format!("provider {p} holds it as order {o}"),
+        (Some(p), None) => format!("provider {p} may hold it"),
+        _ => "its provider may hold it".to_string(),
+    };
+    match current.upstream {
+        Upstream::Submitting => Err(StoreError::Invalid(format!(
+            "order {} is being sent to its provider right now; wait for the answer (if none comes it goes to \
+             needs_review)",
+            current.id
+        ))),
+        Upstream::Submitted | Upstream::NeedsReview if !change.provider_will_not_deliver => {
+            Err(StoreError::Invalid(format!(
+                "order {} is not only ours: {holder}. Cancel it there first (a provider cancellation is synced and \
+                 refunded by itself), or, if the provider surely will not deliver it, run again with --confirm",
+                current.id
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Decides a status change: whether the transition is allowed and what it refunds. Repeating the
 /// current status is not a transition and refunds nothing; a final order keeps the `remains` its
 /// refund was computed from.

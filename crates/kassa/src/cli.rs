@@ -599,11 +599,15 @@ pub enum OrderCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Mark partly delivered and refund the undelivered share (charge*remains/quantity, rounded down), once.
+    /// Mark partly delivered and refund the undelivered share (charge*remains/quantity, rounded
+    /// down), once. An order its provider has (or may have) needs --confirm, as for cancel.
     Partial {
         id: String,
         #[arg(long)]
         remains: u64,
+        /// The provider will deliver no more of it than it has: refund the rest anyway.
+        #[arg(long)]
+        confirm: bool,
         #[arg(long)]
         json: bool,
     },

@@ -200,6 +200,7 @@ async fn poll_round(store: &Arc<dyn Store>, providers: &Arc<Providers>, config: 
                         smm_status: Some(status.raw.clone()),
                         remains: status.remains,
                         start_count: status.start_count,
+                        ..Default::default()
                     },
                     Some(Err(error)) => {
                         tracing::warn!(order = %order.id, %error, "the provider reports an error for an order");

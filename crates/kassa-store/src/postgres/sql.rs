@@ -567,6 +567,7 @@ pub async fn change_order(
     now: Millis,
 ) -> StoreResult<OrderRecord> {
     let current = order_for_update(tx, None, id).await?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))?;
+    rules::operator_refund_allowed(&current, change)?;
     apply_change(tx, currency, &current, change, None, now).await
 }
 

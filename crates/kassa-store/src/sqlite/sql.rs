@@ -592,6 +592,7 @@ pub fn change_order(
     now: Millis,
 ) -> StoreResult<OrderRecord> {
     let current = order(conn, None, id)?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))?;
+    rules::operator_refund_allowed(&current, change)?;
     apply_change(conn, currency, &current, change, None, now)
 }
 

@@ -167,13 +167,16 @@ async fn an_ambiguous_submission_is_reviewed_never_resent(backend: Backend) {
     assert_eq!(review.total, 2);
 
     // The operator finds the first at the provider (the simulator did create it) and attaches it;
-    // the second is canceled with a refund.
+    // the second, not found there, is canceled with a refund (confirmed: it is in needs_review).
     let attached =
         server.store.resolve_review(&timed_out, Resolution::Attach { provider_order_id: "1001".into() }).await.unwrap();
     assert_eq!((attached.upstream, attached.status), (Upstream::Submitted, OrderStatus::Processing));
     let canceled = server
         .store
-        .change_order(&reset, StatusChange { status: Some(OrderStatus::Canceled), ..Default::default() })
+        .change_order(
+            &reset,
+            StatusChange { status: Some(OrderStatus::Canceled), provider_will_not_deliver: true, ..Default::default() },
+        )
         .await
         .unwrap();
     assert_eq!((canceled.upstream, canceled.refunded.0), (Upstream::Closed, 100));

@@ -122,8 +122,8 @@ async fn an_order_flows_through_provider_sim_with_the_cli_and_webhooks(backend: 
     drop(sim);
 }
 
-/// `kassa admin order cancel` on an order its provider has would pay for a delivery that still
-/// happens: it is refused unless the operator confirms.
+/// `kassa admin order cancel` (or `partial`) on an order its provider has would pay for a
+/// delivery that still happens: it is refused unless the operator confirms.
 async fn an_operator_cannot_refund_an_order_its_provider_holds_by_accident(backend: Backend) {
     let db = TestDb::new(backend).await;
     let env = KassaEnv::for_db(&db);
@@ -155,11 +155,13 @@ async fn an_operator_cannot_refund_an_order_its_provider_holds_by_accident(backe
     })
     .await;
 
-    let refused = env.run(&["admin", "order", "cancel", &id]);
-    assert!(!refused.status.success());
-    let said = String::from_utf8_lossy(&refused.stderr);
-    assert!(said.contains("holds it as order") && said.contains("--confirm"), "{said}");
-    assert_eq!(env.json(&["admin", "order", "show", &id])["refunded"].as_f64(), Some(0.0));
+    for refund in [&["cancel"][..], &["partial", "--remains", "100"][..]] {
+        let refused = env.run(&[&["admin", "order"][..], refund, &[&id]].concat());
+        assert!(!refused.status.success());
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert!(said.contains("holds it as order") && said.contains("--confirm"), "{refund:?}: {said}");
+        assert_eq!(env.json(&["admin", "order", "show", &id])["refunded"].as_f64(), Some(0.0));
+    }
 
     let canceled = env.json(&["admin", "order", "cancel", &id, "--confirm"]);
     assert_eq!((canceled["status"].as_str(), canceled["refunded"].as_f64()), (Some("canceled"), Some(0.5)));

@@ -28,6 +28,7 @@ backend_tests!(
     list_totals_are_kept_counts_and_the_books_check_them,
     the_books_find_refunds_paid_to_another_customer_or_to_no_order,
     unit_counts_no_column_holds_are_refused_and_the_order_stays_readable,
+    operator_refunds_are_decided_on_where_the_provider_stands_now,
 );
 
 fn order_body(service: i64, quantity: u64) -> serde_json::Value {
@@ -582,5 +583,36 @@ async fn unit_counts_no_column_holds_are_refused_and_the_order_stays_readable(ba
     assert_eq!((order.status, order.refunded.0, order.remains), (OrderStatus::Pending, 0, None));
     let change = StatusChange { status: Some(OrderStatus::Canceled), ..Default::default() };
     assert_eq!(server.store.change_order(&id, change).await.unwrap().refunded.0, 100);
+    assert!(server.store.audit_books().await.unwrap().is_balanced());
+}
+
+/// The store, not only the CLI, refuses an operator's refund of an order a provider has: the
+/// check runs on the order as the changing transaction reads it, so a worker that claimed the
+/// order after the CLI looked at it is seen. Being sent (`submitting`) is refused even with the
+/// confirmation; a provider's order (`submitted`, `needs_review`) needs it.
+async fn operator_refunds_are_decided_on_where_the_provider_stands_now(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let service = server.service(ServiceKind::Default, "1.00", 1, 100_000).await;
+    let account = server.customer("10.00").await;
+    for (n, upstream) in ["submitting", "submitted", "needs_review"].into_iter().enumerate() {
+        let body = json!({"service_id": service.id, "quantity": 1000, "link": format!("https://x/{n}")});
+        let placed = account.signer().order(&body, &format!("held-{n}")).send().await;
+        let id = placed.json().unwrap()["order"]["id"].as_str().unwrap().parse::<kassa_core::OrderId>().unwrap();
+        server.db.execute_sql(&format!("UPDATE orders SET upstream = '{upstream}' WHERE id = '{id}'")).await;
+        for status in [OrderStatus::Canceled, OrderStatus::Partial] {
+            let change = StatusChange { status: Some(status), remains: Some(10), ..Default::default() };
+            let refused = server.store.change_order(&id, change).await;
+            assert!(matches!(refused, Err(kassa_store::StoreError::Invalid(_))), "{upstream} {status}: {refused:?}");
+        }
+        let moved = StatusChange { status: Some(OrderStatus::InProgress), ..Default::default() };
+        assert_eq!(server.store.change_order(&id, moved).await.unwrap().status, OrderStatus::InProgress, "no refund");
+        let confirmed =
+            StatusChange { status: Some(OrderStatus::Canceled), provider_will_not_deliver: true, ..Default::default() };
+        let answer = server.store.change_order(&id, confirmed).await;
+        match upstream {
+            "submitting" => assert!(matches!(answer, Err(kassa_store::StoreError::Invalid(_))), "{answer:?}"),
+            _ => assert_eq!(answer.unwrap().refunded.0, 100, "{upstream}"),
+        }
+    }
     assert!(server.store.audit_books().await.unwrap().is_balanced());
 }

@@ -76,35 +76,27 @@ pub async fn run(store: &dyn Store, command: OrderCommand) -> Result<()> {
             }
             (id, StatusChange { status: Some(status), ..Default::default() }, json)
         }
-        OrderCommand::Partial { id, remains, json } => (
+        // A refund of an order a provider has or may have needs --confirm; the store decides
+        // on the order as it is in the changing transaction (see `operator_refund_allowed`).
+        OrderCommand::Partial { id, remains, confirm, json } => (
             id,
-            StatusChange { status: Some(OrderStatus::Partial), remains: Some(remains), ..Default::default() },
+            StatusChange {
+                status: Some(OrderStatus::Partial),
+                remains: Some(remains),
+                provider_will_not_deliver: confirm,
+                ..Default::default()
+            },
             json,
         ),
-        OrderCommand::Cancel { id, confirm, json } => {
-            // A refund for an order a provider will still deliver is a ghost order the operator
-            // pays for: cancel at the provider first, and say so.
-            if let Some(order) = store.order(None, &order_id(&id)?).await? {
-                let holder = match (&order.provider_id, &order.provider_order_id) {
-                    (Some(p), Some(o)) => format!("provider {p} holds it as order {o}"),
-                    (Some(p), None) => format!("provider {p} may hold it"),
-                    _ => "its provider may hold it".to_string(),
-                };
-                match order.upstream {
-                    Upstream::Submitting => bail!(
-                        "order {} is being sent to its provider right now; wait for the answer (if none comes it goes to needs_review)",
-                        order.id
-                    ),
-                    Upstream::Submitted | Upstream::NeedsReview if !confirm => bail!(
-                        "order {} is not only ours: {holder}. Cancel it there first (a provider cancellation is synced and \
-                         refunded by itself), or, if the provider surely will not deliver it, run again with --confirm",
-                        order.id
-                    ),
-                    _ => {}
-                }
-            }
-            (id, StatusChange { status: Some(OrderStatus::Canceled), ..Default::default() }, json)
-        }
+        OrderCommand::Cancel { id, confirm, json } => (
+            id,
+            StatusChange {
+                status: Some(OrderStatus::Canceled),
+                provider_will_not_deliver: confirm,
+                ..Default::default()
+            },
+            json,
+        ),
         OrderCommand::Attach { id, provider_order, json } => {
             let provider_order = provider_order.trim().to_string();
             if provider_order.is_empty() || provider_order.len() > 64 {
