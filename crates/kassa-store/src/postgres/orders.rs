@@ -124,12 +124,28 @@ impl OrderLanes {
     }
 
     /// An earlier order under this key wins over a refusal of this request (the retry of a
-    /// successful order replays, even if the service was withdrawn since).
+    /// successful order replays, even if the service was withdrawn since), and a client
+    /// reference or signature already used wins over the service's refusals: the same request
+    /// gets the same answer as on SQLite, which checks key, reference and signature first.
     async fn replay_or_refuse(&self, pool: &Pool, new: &NewOrder, refusal: OrderRefusal) -> StoreResult<OrderPlaced> {
-        match self.earlier_order(pool, new).await? {
-            Some(placed) => Ok(placed),
-            None => Err(refusal.into()),
+        if let Some(placed) = self.earlier_order(pool, new).await? {
+            return Ok(placed);
         }
+        if matches!(refusal, OrderRefusal::ClientOrderRefReused | OrderRefusal::SignatureReused) {
+            return Err(refusal.into());
+        }
+        let client = pool.get().await.map_err(map_pool_err)?;
+        let used = bounded(
+            self.bound,
+            sql::order_reuse(
+                &client,
+                new.customer_id,
+                new.request.client_order_ref.as_deref(),
+                new.signature.as_deref(),
+            ),
+        )
+        .await;
+        Err(release(used, client)?.unwrap_or(refusal).into())
     }
 
     async fn earlier_order(&self, pool: &Pool, new: &NewOrder) -> StoreResult<Option<OrderPlaced>> {

@@ -2,6 +2,7 @@
 //! functions take a transaction; read functions any client.
 
 use deadpool_postgres::GenericClient;
+use kassa_core::catalog::OrderRefusal;
 use kassa_core::ids::{generate_user_id, OrderId};
 use kassa_core::{Currency, CustomerId, Minor};
 use tokio_postgres::error::SqlState;
@@ -458,6 +459,29 @@ pub async fn order_by_key(
         .map_err(map_err)?;
     let Some(row) = c.query_opt(&stmt, &[&customer.0, &key]).await.map_err(map_err)? else { return Ok(None) };
     Ok(Some((rows::order(&row)?, row.get("request_fingerprint"))))
+}
+
+/// Whether a new order would reuse the customer's client reference or request signature (the
+/// refusal it then gets), checked in the order SQLite checks them.
+pub async fn order_reuse(
+    c: &impl GenericClient,
+    customer: CustomerId,
+    client_order_ref: Option<&str>,
+    signature: Option<&[u8]>,
+) -> StoreResult<Option<OrderRefusal>> {
+    let row = c
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM orders WHERE customer_id = $1 AND client_order_ref = $2),
+                    EXISTS (SELECT 1 FROM orders WHERE customer_id = $1 AND request_signature = $3)",
+            &[&customer.0, &client_order_ref, &signature],
+        )
+        .await
+        .map_err(map_err)?;
+    Ok(match (row.get(0), row.get(1)) {
+        (true, _) => Some(OrderRefusal::ClientOrderRefReused),
+        (false, true) => Some(OrderRefusal::SignatureReused),
+        (false, false) => None,
+    })
 }
 
 /// The newest entries of one customer's ledger (`$1` customer, `$2` limit), in the form

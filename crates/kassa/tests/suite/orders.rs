@@ -29,6 +29,7 @@ backend_tests!(
     the_books_find_refunds_paid_to_another_customer_or_to_no_order,
     unit_counts_no_column_holds_are_refused_and_the_order_stays_readable,
     operator_refunds_are_decided_on_where_the_provider_stands_now,
+    a_reused_reference_or_signature_answers_the_same_on_both_stores,
 );
 
 fn order_body(service: i64, quantity: u64) -> serde_json::Value {
@@ -615,4 +616,25 @@ async fn operator_refunds_are_decided_on_where_the_provider_stands_now(backend: 
         }
     }
     assert!(server.store.audit_books().await.unwrap().is_balanced());
+}
+
+/// A new key with a client reference or a signed request already used is a duplicate, whatever
+/// else is wrong with it: both stores check key, reference and signature before the service.
+async fn a_reused_reference_or_signature_answers_the_same_on_both_stores(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let service = server.service(ServiceKind::Default, "1.00", 10, 100_000).await;
+    let account = server.customer("10.00").await;
+    let signer = account.signer();
+    let mut referenced = order_body(service.id, 1000);
+    referenced["client_order_ref"] = json!("ref-1");
+    assert_eq!(signer.order(&referenced, "first").send().await.status, 201);
+    referenced["quantity"] = json!(5);
+    assert_error(&signer.order(&referenced, "second").send().await, 409, "duplicate_order");
+
+    let ts = crate::support::raw::now();
+    let body = json!({"service_id": service.id, "quantity": 1000, "link": "https://x/signed"});
+    assert_eq!(signer.order(&body, "signed-1").timestamp(&ts).send().await.status, 201);
+    server.store.update_service(service.id, ServicePatch { active: Some(false), ..Default::default() }).await.unwrap();
+    let replayed = signer.order(&body, "signed-2").timestamp(&ts).send().await;
+    assert_error(&replayed, 409, "duplicate_order");
 }
