@@ -269,6 +269,11 @@ async fn orders_of_others_are_not_found(backend: Backend) {
     assert_error(&stranger.signer().get(&format!("/api/v1/orders/{id}")).send().await, 404, "order_not_found");
     assert_error(&owner.signer().get("/api/v1/orders/BSAPI-ZZZZZZZZZZZZ").send().await, 404, "order_not_found");
     assert_error(&owner.signer().get("/api/v1/orders/1%27%20OR%201=1").send().await, 404, "order_not_found");
+    // An id that is not even text once decoded names no order either: answered in the JSON
+    // envelope, after the request was authenticated like any other.
+    assert_error(&owner.signer().get("/api/v1/orders/%FF").send().await, 404, "order_not_found");
+    assert_error(&owner.signer().request("POST", "/api/v1/orders/%FF/cancel").send().await, 404, "order_not_found");
+    assert_error(&owner.signer().get("/api/v1/orders/%FF").secret("wrong").send().await, 401, "invalid_signature");
     assert_eq!(stranger.client().orders(1, 50, None).await.unwrap().total, 0);
 }
 

@@ -1,12 +1,13 @@
 //! Additions to the seed's API: `POST /api/v1/orders/{id}/cancel` and `.../refill`, signed and
 //! answered like every other `/api/v1` call.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use kassa_core::{ErrorCode, OrderId};
 use kassa_store::{present, rules, CancelOutcome, OrderRecord, StoreError};
 use kassa_wire::v1::{CancelResponse, Refill, RefillResponse};
 
+use super::{id_text, PathId};
 use crate::auth::v1::Signed;
 use crate::error::ApiError;
 use crate::fulfilment::smm_v2::{CallError, SmmV2};
@@ -60,10 +61,10 @@ fn provider_error(error: CallError, refused: ErrorCode) -> ApiError {
 )]
 pub async fn cancel(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    id: PathId,
     signed: Signed,
 ) -> Result<Json<CancelResponse>, ApiError> {
-    let id = order_id(&id)?;
+    let id = order_id(&id_text(id))?;
     let currency = state.store.currency();
     match state.store.cancel_order(Some(signed.key.customer_id), &id).await.map_err(store_error)? {
         CancelOutcome::Canceled(order) => Ok(Json(CancelResponse {
@@ -99,10 +100,10 @@ pub async fn cancel(
 )]
 pub async fn refill(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    id: PathId,
     signed: Signed,
 ) -> Result<Json<RefillResponse>, ApiError> {
-    let id = order_id(&id)?;
+    let id = order_id(&id_text(id))?;
     let order = state
         .store
         .order(Some(signed.key.customer_id), &id)

@@ -6,10 +6,22 @@ pub(crate) mod orders;
 pub(crate) mod services;
 pub(crate) mod webhooks;
 
+use axum::extract::rejection::PathRejection;
+use axum::extract::Path;
 use axum::routing::{delete, get, post};
 use axum::Router;
 
 use crate::state::AppState;
+
+/// The `{id}` of a request path. Taken as a `Result` so that an id axum cannot decode (`%FF` is
+/// not text) does not answer a plain-text 400 before the request is authenticated: such an id
+/// names nothing, and the handler answers so in the JSON envelope, after the signature check.
+pub(crate) type PathId = Result<Path<String>, PathRejection>;
+
+/// The id's text; empty when it could not be decoded (and so matches no id).
+pub(crate) fn id_text(id: PathId) -> String {
+    id.map(|Path(id)| id).unwrap_or_default()
+}
 
 pub fn routes() -> Router<AppState> {
     Router::new()

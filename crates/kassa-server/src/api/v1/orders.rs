@@ -1,4 +1,4 @@
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -8,6 +8,7 @@ use kassa_store::{NewOrder, OrderFilter, OrderPlaced, StoreError};
 use kassa_wire::v1::{CreateOrderRequest, CreateOrderResponse, OrderListResponse, OrderResponse};
 use serde::Deserialize;
 
+use super::{id_text, PathId};
 use crate::api::is_json;
 use crate::auth::v1::Signed;
 use crate::error::ApiError;
@@ -85,13 +86,9 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, signed: S
     params(("id" = String, Path, description = "The API order id", example = "BSAPI-ABC123DEF456")),
     responses((status = 200, description = "The order", body = OrderResponse)),
 )]
-pub async fn get(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    signed: Signed,
-) -> Result<Json<OrderResponse>, ApiError> {
+pub async fn get(State(state): State<AppState>, id: PathId, signed: Signed) -> Result<Json<OrderResponse>, ApiError> {
     let not_found = || ApiError::new(ErrorCode::OrderNotFound);
-    let id: OrderId = id.parse().map_err(|_| not_found())?;
+    let id: OrderId = id_text(id).parse().map_err(|_| not_found())?;
     let order = state
         .store
         .order(Some(signed.key.customer_id), &id)

@@ -1,7 +1,7 @@
 //! `POST/GET /api/v1/webhooks` and `DELETE /api/v1/webhooks/{id}`: a customer's endpoints for
 //! order status events, signed per Standard Webhooks with a secret shown once.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use kassa_core::ErrorCode;
@@ -9,6 +9,7 @@ use kassa_store::{present, NewWebhook, StoreError, WebhookRecord};
 use kassa_wire::v1::Ack;
 use kassa_wire::webhook::{CreateWebhookRequest, Webhook, WebhookListResponse, WebhookResponse};
 
+use super::{id_text, PathId};
 use crate::api::is_json;
 use crate::auth::v1::Signed;
 use crate::error::ApiError;
@@ -88,12 +89,8 @@ pub async fn list(State(state): State<AppState>, signed: Signed) -> Result<Json<
     params(("id" = i64, Path, description = "The webhook id")),
     responses((status = 200, description = "Removed", body = Ack)),
 )]
-pub async fn remove(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    signed: Signed,
-) -> Result<Json<Ack>, ApiError> {
-    let id: i64 = id.parse().map_err(|_| ApiError::new(ErrorCode::WebhookNotFound))?;
+pub async fn remove(State(state): State<AppState>, id: PathId, signed: Signed) -> Result<Json<Ack>, ApiError> {
+    let id: i64 = id_text(id).parse().map_err(|_| ApiError::new(ErrorCode::WebhookNotFound))?;
     state.store.delete_webhook(Some(signed.key.customer_id), id).await.map_err(|e| match e {
         StoreError::NotFound(_) => ApiError::new(ErrorCode::WebhookNotFound),
         other => ApiError::from_store(other, ErrorCode::InternalError),
