@@ -638,8 +638,8 @@ async fn a_reused_reference_or_signature_answers_the_same_on_both_stores(backend
 
     let ts = crate::support::raw::now();
     let body = json!({"service_id": service.id, "quantity": 1000, "link": "https://x/signed"});
-    assert_eq!(signer.order(&body, "signed-1").timestamp(&ts).send().await.status, 201);
+    assert_eq!(signer.order(&body, "signed-1").timestamp(ts).send().await.status, 201);
     server.store.update_service(service.id, ServicePatch { active: Some(false), ..Default::default() }).await.unwrap();
-    let replayed = signer.order(&body, "signed-2").timestamp(&ts).send().await;
+    let replayed = signer.order(&body, "signed-2").timestamp(ts).send().await;
     assert_error(&replayed, 409, "duplicate_order");
 }
