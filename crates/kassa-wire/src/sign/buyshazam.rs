@@ -94,7 +94,8 @@ impl SignedRequest<'_> {
             hmac_matches(secret.as_bytes(), msg.as_bytes(), signature)
         };
         match self.query {
-            Some(query) if !query.is_empty() => {
+            // An empty query (`/api/v1/orders?`) is still part of the path as sent.
+            Some(query) => {
                 let full = format!("{}?{}", self.path, query);
                 // Evaluate both so timing does not tell which form the server tried first.
                 let with_query = check(&full);
@@ -134,6 +135,10 @@ mod tests {
         assert!(request.verify("s", &parse_signature(&bare).unwrap()));
         let other = sign("s", "GET", "/api/v1/orders?page=3", "1", b"");
         assert!(!request.verify("s", &parse_signature(&other).unwrap()));
+
+        let empty = SignedRequest { query: Some(""), ..request };
+        assert!(empty.verify("s", &parse_signature(&sign("s", "GET", "/api/v1/orders?", "1", b"")).unwrap()));
+        assert!(empty.verify("s", &parse_signature(&bare).unwrap()));
     }
 
     #[test]
