@@ -49,6 +49,9 @@ pub struct ServerConfig {
     /// A signed order request places at most one order, whatever idempotency key a replay of it
     /// carries (identical requests signed in the same second are one request).
     pub order_replay_guard: bool,
+    /// Failed authentications (unknown key, wrong signature) a client address may have per
+    /// minute before it is turned away for a while; 0 = no limit.
+    pub auth_failures_per_minute: u32,
 }
 
 impl Default for ServerConfig {
@@ -71,6 +74,7 @@ impl Default for ServerConfig {
             max_connections: 10_000,
             shutdown_grace: Duration::from_secs(30),
             order_replay_guard: true,
+            auth_failures_per_minute: 60,
         }
     }
 }

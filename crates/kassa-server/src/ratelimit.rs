@@ -7,6 +7,7 @@
 //!   once, skips Redis for a second at a time instead of paying a timeout per request, and says
 //!   so again when Redis is back.
 
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -171,6 +172,54 @@ impl RateLimiter {
     }
 }
 
+/// Failed authentications per client address: an address whose requests keep failing the key or
+/// signature check (a guessing script, a client with the wrong secret in a loop) is turned away
+/// for a while before its key is looked up, so it cannot make every request cost a database
+/// read. GCRA per address, N failures a minute in bursts of up to N; each process on its own
+/// (enough to take the load off the database, which is the point).
+pub struct AuthFailures {
+    failures: Option<governor::DefaultKeyedRateLimiter<IpAddr>>,
+    /// Addresses over their allowance, and until when.
+    blocked: DashMap<IpAddr, Instant>,
+}
+
+impl AuthFailures {
+    /// `per_minute` = 0 turns the throttle off.
+    pub fn new(per_minute: u32) -> Self {
+        let failures = NonZeroU32::new(per_minute).map(|n| Gcra::keyed(Quota::per_minute(n)));
+        Self { failures, blocked: DashMap::new() }
+    }
+
+    /// How long `ip` is still turned away, if it is.
+    pub fn blocked(&self, ip: IpAddr) -> Option<Duration> {
+        let until = *self.blocked.get(&ip)?;
+        match until.checked_duration_since(Instant::now()) {
+            Some(left) if !left.is_zero() => Some(left),
+            _ => {
+                self.blocked.remove_if(&ip, |_, until| *until <= Instant::now());
+                None
+            }
+        }
+    }
+
+    /// Counts a failed authentication of `ip`; past its allowance the address is turned away
+    /// until the next failure would be allowed.
+    pub fn record(&self, ip: IpAddr) {
+        let Some(failures) = &self.failures else { return };
+        if failures.len() >= MAX_TRACKED {
+            failures.retain_recent();
+        }
+        if let Err(not_until) = failures.check_key(&ip) {
+            if self.blocked.len() >= MAX_TRACKED {
+                let now = Instant::now();
+                self.blocked.retain(|_, until| *until > now);
+            }
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            self.blocked.insert(ip, Instant::now() + wait);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,5 +246,28 @@ mod tests {
         }
         assert!(limiter.check(7, 2).await.is_err(), "the local limiter still limits");
         assert!(started.elapsed() < Duration::from_secs(2), "a down Redis costs at most one timeout per second");
+    }
+
+    #[test]
+    fn failed_authentications_turn_an_address_away_for_a_while() {
+        // 600 a minute: a burst of 600, then one more every 100 ms.
+        let failures = AuthFailures::new(600);
+        let (guesser, neighbour): (IpAddr, IpAddr) = ("203.0.113.7".parse().unwrap(), "203.0.113.8".parse().unwrap());
+        for _ in 0..600 {
+            failures.record(guesser);
+        }
+        assert_eq!(failures.blocked(guesser), None, "the allowance is not exceeded yet");
+        failures.record(guesser);
+        let left = failures.blocked(guesser).expect("turned away past the allowance");
+        assert!(left <= Duration::from_millis(100), "{left:?}");
+        assert_eq!(failures.blocked(neighbour), None, "per address");
+        std::thread::sleep(Duration::from_millis(120));
+        assert_eq!(failures.blocked(guesser), None, "and let back in");
+
+        let off = AuthFailures::new(0);
+        for _ in 0..10_000 {
+            off.record(guesser);
+        }
+        assert_eq!(off.blocked(guesser), None, "0 turns it off");
     }
 }

@@ -18,6 +18,8 @@ pub struct Inner {
     pub store: Arc<dyn Store>,
     pub vault: Vault,
     pub limiter: RateLimiter,
+    /// Client addresses that keep failing authentication (see `ratelimit::AuthFailures`).
+    pub auth_failures: crate::ratelimit::AuthFailures,
     pub inflight: InFlight,
     pub config: ServerConfig,
     /// The `profile/verify` upload budget, one permit per KiB (see
@@ -47,6 +49,7 @@ impl AppState {
             store,
             vault,
             limiter,
+            auth_failures: crate::ratelimit::AuthFailures::new(config.auth_failures_per_minute),
             inflight: InFlight::default(),
             config,
             verify_budget,

@@ -338,6 +338,11 @@ pub struct ServeArgs {
     /// second then need a client_order_ref or a second apart).
     #[arg(long, env = "KASSA_ORDER_REPLAY_GUARD", default_value_t = true, action = clap::ArgAction::Set)]
     pub order_replay_guard: bool,
+    /// Failed authentications (unknown key, wrong signature) one client address may have per
+    /// minute; past it the address is refused (429) for a while before its key is looked up.
+    /// 0 = no limit.
+    #[arg(long, env = "KASSA_AUTH_FAILURES_PER_MINUTE", default_value_t = 60)]
+    pub auth_failures_per_minute: u32,
     /// Serve the API only; run the background work with `kassa worker` elsewhere.
     #[arg(long, env = "KASSA_NO_WORKER")]
     pub no_worker: bool,

@@ -81,6 +81,25 @@ impl SecretCache {
     }
 }
 
+/// Whole seconds to wait, rounded up (for `Retry-After`).
+fn retry_secs(wait: std::time::Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
+/// Seconds the client's address is still turned away for failing authentication too often, if
+/// it is: checked before the key is looked up, so such requests cost no database read.
+pub fn throttled(state: &AppState, parts: &Parts) -> Option<u64> {
+    let ip = client_ip(parts, &state.config.trusted_proxies)?;
+    state.auth_failures.blocked(ip).map(retry_secs)
+}
+
+/// Counts an unknown key or a wrong signature against the client's address.
+pub fn failed(state: &AppState, parts: &Parts) {
+    if let Some(ip) = client_ip(parts, &state.config.trusted_proxies) {
+        state.auth_failures.record(ip);
+    }
+}
+
 /// Why a correctly signed request is still turned away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
@@ -106,5 +125,5 @@ pub async fn admit(state: &AppState, parts: &Parts, record: &AuthRecord) -> Resu
         .limiter
         .check(record.key.id, record.key.rate_limit_per_minute)
         .await
-        .map_err(|wait| Refusal::RateLimited { retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0) })
+        .map_err(|wait| Refusal::RateLimited { retry_after_secs: retry_secs(wait) })
 }

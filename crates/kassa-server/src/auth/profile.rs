@@ -25,7 +25,7 @@ use kassa_wire::profile::messages;
 use kassa_wire::sign::profile::{hmac_key, parse_signature, parse_timestamp_millis, SignedRequest};
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::{admit, find_key, KeyFailure, Refusal};
+use super::{admit, failed, find_key, throttled, KeyFailure, Refusal};
 use crate::api::is_json;
 use crate::api::profile::error::ProfileError;
 use crate::config::ServerConfig;
@@ -118,6 +118,15 @@ impl<L: BodyLimit> FromRequest<AppState> for ProfileSigned<L> {
             let errors = empty.iter().filter(|(is_empty, _)| *is_empty).map(|(_, m)| m.to_string()).collect();
             return Err(ProfileError::list(StatusCode::UNAUTHORIZED, errors));
         };
+        if let Some(retry_after_secs) = throttled(state, &parts) {
+            return Err(ProfileError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "Too many requests from this address failed authentication, retry in {retry_after_secs} seconds"
+                ),
+            )
+            .retry_after(retry_after_secs));
+        }
 
         let sent_at =
             parse_timestamp_millis(timestamp).map_err(|_| ProfileError::unauthorized(messages::INVALID_TIMESTAMP))?;
@@ -135,7 +144,10 @@ impl<L: BodyLimit> FromRequest<AppState> for ProfileSigned<L> {
         }
 
         let key = find_key(state, api_key).await.map_err(|failure| match failure {
-            KeyFailure::Invalid => ProfileError::unauthorized(messages::INVALID_API_KEY),
+            KeyFailure::Invalid => {
+                failed(state, &parts);
+                ProfileError::unauthorized(messages::INVALID_API_KEY)
+            }
             KeyFailure::Store(e) => ProfileError::from_store(e),
             KeyFailure::Secret(e) => ProfileError::internal(format!("API secret of a key does not open: {e}")),
         })?;
@@ -165,6 +177,7 @@ impl<L: BodyLimit> FromRequest<AppState> for ProfileSigned<L> {
             }
         };
         if !verified {
+            failed(state, &parts);
             return Err(ProfileError::unauthorized(messages::INVALID_SIGNATURE));
         }
 

@@ -5,7 +5,9 @@
 //! Checks, in order: the three headers (`missing_auth_headers`), the timestamp's form
 //! (`invalid_timestamp`) and window (`timestamp_out_of_range`), the signature's form, the body
 //! size, the key (`invalid_api_key`), the signature (`invalid_signature`), the customer
-//! (`customer_not_found`), the address (`ip_not_allowed`) and the rate (`rate_limited`).
+//! (`customer_not_found`), the address (`ip_not_allowed`) and the rate (`rate_limited`). An
+//! address whose requests failed the key or signature check too often is refused (`rate_limited`)
+//! right after the header check, before any of the costly ones.
 
 use axum::body::{to_bytes, Bytes};
 use axum::extract::{FromRequest, Request};
@@ -13,7 +15,7 @@ use kassa_core::{ErrorCode, Minor};
 use kassa_store::ApiKeyRecord;
 use kassa_wire::sign::buyshazam::{parse_signature, parse_timestamp, timestamp_in_window, SignedRequest};
 
-use super::{admit, find_key, KeyFailure, Refusal};
+use super::{admit, failed, find_key, throttled, KeyFailure, Refusal};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -43,6 +45,11 @@ impl FromRequest<AppState> for Signed {
         else {
             return Err(ApiError::new(ErrorCode::MissingAuthHeaders));
         };
+        if let Some(retry_after_secs) = throttled(state, &parts) {
+            return Err(ApiError::new(ErrorCode::RateLimited)
+                .with_message("Too many requests from this address failed authentication; retry later.")
+                .retry_after(retry_after_secs));
+        }
 
         let ts = parse_timestamp(timestamp).map_err(|_| ApiError::new(ErrorCode::InvalidTimestamp))?;
         if !timestamp_in_window(ts, unix_now()) {
@@ -58,7 +65,10 @@ impl FromRequest<AppState> for Signed {
         })?;
 
         let key = find_key(state, api_key).await.map_err(|failure| match failure {
-            KeyFailure::Invalid => ApiError::new(ErrorCode::InvalidApiKey),
+            KeyFailure::Invalid => {
+                failed(state, &parts);
+                ApiError::new(ErrorCode::InvalidApiKey)
+            }
             KeyFailure::Store(e) => ApiError::from_store(e, ErrorCode::AuthError),
             KeyFailure::Secret(e) => {
                 ApiError::internal(ErrorCode::AuthError, format!("API secret of a key does not open: {e}"))
@@ -73,6 +83,7 @@ impl FromRequest<AppState> for Signed {
             body: &body,
         };
         if !signed.verify(&key.secret, &signature) {
+            failed(state, &parts);
             return Err(ApiError::new(ErrorCode::InvalidSignature));
         }
         admit(state, &parts, &key.record).await.map_err(|refusal| match refusal {

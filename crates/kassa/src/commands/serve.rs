@@ -27,6 +27,7 @@ pub async fn run(settings: &Settings, args: ServeArgs) -> Result<()> {
         provider_timeout: Duration::from_millis(args.background.provider_timeout_ms.max(100)),
         webhook_allow_private: args.background.webhook_allow_private,
         order_replay_guard: args.order_replay_guard,
+        auth_failures_per_minute: args.auth_failures_per_minute,
         profile_timestamp_window: args
             .profile_timestamp_window_secs
             .or(settings.file.profile_timestamp_window_secs)

@@ -17,6 +17,7 @@ backend_tests!(
     ip_allow_list_is_enforced,
     forwarded_for_counts_behind_a_trusted_proxy,
     rate_limit_answers_429_with_retry_after,
+    an_address_that_keeps_failing_authentication_is_turned_away,
     disabled_customer_is_not_found,
     undecryptable_secret_is_an_auth_error,
     unsigned_endpoints_answer_without_auth,
@@ -226,4 +227,44 @@ async fn unknown_routes_and_methods_use_the_envelope(backend: Backend) {
     let signer = account.signer();
     assert_error(&signer.get("/api/v1/nothing").send().await, 404, "not_found");
     assert_error(&signer.request("DELETE", "/api/v1/balance").send().await, 405, "method_not_allowed");
+}
+
+/// An address whose requests keep failing the key or signature check is turned away (429 with
+/// Retry-After, in each dialect's envelope) before its key is looked up, whatever it sends next;
+/// other addresses are served. Addresses come from `X-Forwarded-For` behind a trusted proxy.
+async fn an_address_that_keeps_failing_authentication_is_turned_away(backend: Backend) {
+    let config = kassa_server::ServerConfig {
+        trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
+        auth_failures_per_minute: 3,
+        ..Default::default()
+    };
+    let server = TestServer::start_with(backend, ServerOptions { config, ..Default::default() }).await;
+    let account = server.customer("0").await;
+    let from = |address: &'static str| {
+        let signer = account.signer();
+        move || signer.get("/api/v1/balance").header("X-Forwarded-For", address)
+    };
+    let (guesser, neighbour) = (from("203.0.113.7"), from("203.0.113.8"));
+    // Three failures are the allowance; the fourth is still answered, and spends it.
+    for _ in 0..2 {
+        assert_error(&guesser().secret("guessed").send().await, 401, "invalid_signature");
+    }
+    assert_error(&guesser().api_key("bs_live_nosuchkey").send().await, 401, "invalid_api_key");
+    assert_error(&guesser().secret("guessed").send().await, 401, "invalid_signature");
+
+    let turned_away = guesser().send().await;
+    let body = assert_error(&turned_away, 429, "rate_limited");
+    assert!(body["message"].as_str().unwrap().contains("failed authentication"), "{body}");
+    let retry_after: u64 = turned_away.header("retry-after").expect("Retry-After").parse().unwrap();
+    assert!((1..=20).contains(&retry_after), "3/min allows one more failure every 20 s, got {retry_after}");
+    let profile = account.profile().me().header("X-Forwarded-For", "203.0.113.7").send().await;
+    assert_eq!(profile.status, 429, "the profile API turns it away too");
+
+    assert_eq!(neighbour().send().await.status, 200, "other addresses are served");
+    // Requests that never reach the key check (missing headers) cost nothing and do not count.
+    for _ in 0..5 {
+        let unsigned = from("203.0.113.9")().without("x-signature").send().await;
+        assert_error(&unsigned, 401, "missing_auth_headers");
+    }
+    assert_eq!(from("203.0.113.9")().send().await.status, 200);
 }
