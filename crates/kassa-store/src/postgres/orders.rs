@@ -301,13 +301,23 @@ async fn run_lane(pool: Pool, mut jobs: mpsc::Receiver<Job>, max_batch: usize, m
             // must not fail the orders that merely shared its batch. Each is placed alone.
             Err(StoreError::Internal(_) | StoreError::Invalid(_) | StoreError::Conflict(_)) if batch.len() > 1 => {
                 tracing::warn!(orders = batch.len(), "a batch of orders failed as a whole; placing them one by one");
+                // Once the database stops answering, the rest share that answer rather than each
+                // waiting out the bound in turn.
+                let mut unavailable = None;
                 for job in batch {
-                    let alone = Json(vec![&job.item]);
                     let answer =
-                        place_batch(&pool, &alone, max_attempts, bound).await.and_then(|outcomes| match outcomes[..] {
-                            [outcome] => Ok(outcome),
-                            _ => Err(StoreError::Internal(format!("{} outcomes for 1 order", outcomes.len()))),
-                        });
+                        match &unavailable {
+                            Some(error) => Err(StoreError::clone(error)),
+                            None => place_batch(&pool, &Json(vec![&job.item]), max_attempts, bound).await.and_then(
+                                |outcomes| match outcomes[..] {
+                                    [outcome] => Ok(outcome),
+                                    _ => Err(StoreError::Internal(format!("{} outcomes for 1 order", outcomes.len()))),
+                                },
+                            ),
+                        };
+                    if let Err(error @ StoreError::Unavailable(_)) = &answer {
+                        unavailable = Some(error.clone());
+                    }
                     let _ = job.reply.send(answer);
                 }
             }
