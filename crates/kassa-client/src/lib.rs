@@ -387,11 +387,14 @@ impl Client {
         Ok(self.call_v1(Method::POST, &format!("/api/v1/orders/{id}/cancel"), None, None).await?.0)
     }
 
-    /// `POST /api/v1/orders/{id}/refill` (a kassa addition).
+    /// `POST /api/v1/orders/{id}/refill` (a kassa addition). The client sends an idempotency
+    /// key of its own and the same one with every retry of this call, so a retry (after a
+    /// timeout, say) answers the refill already asked for and the provider is asked once.
     pub async fn refill_order(&self, id: &str) -> Result<Refill, Error> {
         check_order_id(id)?;
+        let key = format!("kassa-{}", uuid::Uuid::new_v4());
         let (body, _): (RefillResponse, _) =
-            self.call_v1(Method::POST, &format!("/api/v1/orders/{id}/refill"), None, None).await?;
+            self.call_v1(Method::POST, &format!("/api/v1/orders/{id}/refill"), None, Some(&key)).await?;
         Ok(body.refill)
     }
 

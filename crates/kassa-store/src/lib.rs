@@ -81,12 +81,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// A customer's (or, without `customer`, an operator's) cancel request.
     async fn cancel_order(&self, customer: Option<CustomerId>, id: &OrderId) -> StoreResult<CancelOutcome>;
+    /// Records a refill request. With an idempotency key already used for this order, records
+    /// nothing and answers the refill recorded under it.
     async fn create_refill(
         &self,
         id: &OrderId,
         provider_refill_id: Option<String>,
         status: &str,
+        idempotency_key: Option<String>,
     ) -> StoreResult<RefillRecord>;
+    /// The refill of this order recorded under this idempotency key, if any.
+    async fn refill_by_key(&self, id: &OrderId, idempotency_key: &str) -> StoreResult<Option<RefillRecord>>;
 
     // Identity verification
     /// The state check ([`kassa_core::verification::may_submit`]), the verification, its

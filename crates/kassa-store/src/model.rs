@@ -562,6 +562,14 @@ pub enum CancelOutcome {
     AskProvider(OrderRecord),
 }
 
+/// A refill request to record (see `Store::create_refill`).
+#[derive(Debug, Clone, Copy)]
+pub struct NewRefill<'a> {
+    pub provider_refill_id: Option<&'a str>,
+    pub status: &'a str,
+    pub idempotency_key: Option<&'a str>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefillRecord {
     pub id: i64,

@@ -80,7 +80,14 @@ const V1_OPERATIONS: &[(&str, &str, &[ErrorCode])] = &[
     (
         "post",
         "/api/v1/orders/{id}/refill",
-        &[OrderNotFound, RefillNotSupported, OrderNotRefillable, CustomerWalletLocked, ProviderUnavailable],
+        &[
+            InvalidIdempotencyKey,
+            OrderNotFound,
+            RefillNotSupported,
+            OrderNotRefillable,
+            CustomerWalletLocked,
+            ProviderUnavailable,
+        ],
     ),
     ("get", "/api/v1/webhooks", &[]),
     ("post", "/api/v1/webhooks", &[InvalidContentType, InvalidJson, InvalidWebhookUrl, TooManyWebhooks]),

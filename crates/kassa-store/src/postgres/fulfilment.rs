@@ -238,26 +238,55 @@ pub async fn cancel_order(
     }
 }
 
-pub async fn create_refill(
-    tx: &impl GenericClient,
-    id: &OrderId,
-    provider_refill_id: Option<&str>,
-    status: &str,
-    now: Millis,
-) -> StoreResult<RefillRecord> {
-    let row = tx
-        .query_one(
-            "INSERT INTO refills (order_id, provider_refill_id, status, created_at) VALUES ($1, $2, $3, $4)
-             RETURNING id, order_id, provider_refill_id, status, created_at",
-            &[&id.as_str(), &provider_refill_id, &status, &now],
-        )
-        .await
-        .map_err(map_err)?;
-    Ok(RefillRecord {
+const REFILL_COLUMNS: &str = "id, order_id, provider_refill_id, status, created_at";
+
+fn refill_row(row: &tokio_postgres::Row) -> RefillRecord {
+    RefillRecord {
         id: row.get(0),
         order_id: row.get(1),
         provider_refill_id: row.get(2),
         status: row.get(3),
         created_at: row.get(4),
-    })
+    }
+}
+
+/// Records a refill; under a key already used for this order, answers that refill instead (a
+/// concurrent insert under the same key is waited for, then read: this transaction reads what
+/// committed before each statement).
+pub async fn create_refill(
+    tx: &impl GenericClient,
+    id: &OrderId,
+    new: &NewRefill<'_>,
+    now: Millis,
+) -> StoreResult<RefillRecord> {
+    let inserted = tx
+        .query_opt(
+            &format!(
+                "INSERT INTO refills (order_id, provider_refill_id, status, created_at, idempotency_key)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (order_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+                 RETURNING {REFILL_COLUMNS}"
+            ),
+            &[&id.as_str(), &new.provider_refill_id, &new.status, &now, &new.idempotency_key],
+        )
+        .await
+        .map_err(map_err)?;
+    match (inserted, new.idempotency_key) {
+        (Some(row), _) => Ok(refill_row(&row)),
+        (None, Some(key)) => refill_by_key(tx, id, key)
+            .await?
+            .ok_or_else(|| StoreError::Internal("a refill reported as recorded could not be read".into())),
+        (None, None) => Err(StoreError::Internal("a refill without a key was not recorded".into())),
+    }
+}
+
+pub async fn refill_by_key(c: &impl GenericClient, id: &OrderId, key: &str) -> StoreResult<Option<RefillRecord>> {
+    let row = c
+        .query_opt(
+            &format!("SELECT {REFILL_COLUMNS} FROM refills WHERE order_id = $1 AND idempotency_key = $2"),
+            &[&id.as_str(), &key],
+        )
+        .await
+        .map_err(map_err)?;
+    Ok(row.as_ref().map(refill_row))
 }

@@ -51,6 +51,7 @@ const MIGRATIONS: &[Migration] = &[
         name: "deliveries_by_state",
         sql: include_str!("../../migrations/postgres/0006_deliveries_by_state.sql"),
     },
+    Migration { version: 7, name: "refill_keys", sql: include_str!("../../migrations/postgres/0007_refill_keys.sql") },
 ];
 
 /// How to reach PostgreSQL and how long to wait for it.
@@ -513,8 +514,18 @@ impl Store for PostgresStore {
         id: &OrderId,
         provider_refill_id: Option<String>,
         status: &str,
+        idempotency_key: Option<String>,
     ) -> StoreResult<RefillRecord> {
-        in_transaction!(self, tx => fulfilment::create_refill(&tx, id, provider_refill_id.as_deref(), status, now_millis()))
+        let new = NewRefill {
+            provider_refill_id: provider_refill_id.as_deref(),
+            status,
+            idempotency_key: idempotency_key.as_deref(),
+        };
+        in_transaction!(self, tx => fulfilment::create_refill(&tx, id, &new, now_millis()))
+    }
+
+    async fn refill_by_key(&self, id: &OrderId, idempotency_key: &str) -> StoreResult<Option<RefillRecord>> {
+        read!(self, c => fulfilment::refill_by_key(&c, id, idempotency_key))
     }
 
     async fn create_provider(&self, new: NewProvider) -> StoreResult<ProviderRecord> {

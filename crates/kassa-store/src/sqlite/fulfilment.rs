@@ -228,32 +228,47 @@ pub fn cancel_order(
     }
 }
 
-pub fn create_refill(
-    conn: &Connection,
-    id: &OrderId,
-    provider_refill_id: Option<&str>,
-    status: &str,
-    now: Millis,
-) -> StoreResult<RefillRecord> {
-    conn.execute(
-        "INSERT INTO refills (order_id, provider_refill_id, status, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![id.as_str(), provider_refill_id, status, now],
-    )
-    .map_err(map_err)?;
+const REFILL_COLUMNS: &str = "id, order_id, provider_refill_id, status, created_at";
+
+fn refill_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RefillRecord> {
+    Ok(RefillRecord {
+        id: r.get(0)?,
+        order_id: r.get(1)?,
+        provider_refill_id: r.get(2)?,
+        status: r.get(3)?,
+        created_at: r.get(4)?,
+    })
+}
+
+/// Records a refill; under a key already used for this order, answers that refill instead.
+pub fn create_refill(conn: &Connection, id: &OrderId, new: &NewRefill<'_>, now: Millis) -> StoreResult<RefillRecord> {
+    let inserted = conn
+        .query_row(
+            &format!(
+                "INSERT INTO refills (order_id, provider_refill_id, status, created_at, idempotency_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (order_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+                 RETURNING {REFILL_COLUMNS}"
+            ),
+            params![id.as_str(), new.provider_refill_id, new.status, now, new.idempotency_key],
+            refill_row,
+        )
+        .optional()
+        .map_err(map_err)?;
+    match (inserted, new.idempotency_key) {
+        (Some(refill), _) => Ok(refill),
+        (None, Some(key)) => refill_by_key(conn, id, key)?
+            .ok_or_else(|| StoreError::Internal("a refill reported as recorded could not be read".into())),
+        (None, None) => Err(StoreError::Internal("a refill without a key was not recorded".into())),
+    }
+}
+
+pub fn refill_by_key(conn: &Connection, id: &OrderId, key: &str) -> StoreResult<Option<RefillRecord>> {
     conn.query_row(
-        "SELECT id, order_id, provider_refill_id, status, created_at FROM refills WHERE id = ?1",
-        [conn.last_insert_rowid()],
-        |r| {
-            Ok(RefillRecord {
-                id: r.get(0)?,
-                order_id: r.get(1)?,
-                provider_refill_id: r.get(2)?,
-                status: r.get(3)?,
-                created_at: r.get(4)?,
-            })
-        },
+        &format!("SELECT {REFILL_COLUMNS} FROM refills WHERE order_id = ?1 AND idempotency_key = ?2"),
+        params![id.as_str(), key],
+        refill_row,
     )
     .optional()
-    .map_err(map_err)?
-    .ok_or_else(|| StoreError::Internal("refill vanished".into()))
+    .map_err(map_err)
 }

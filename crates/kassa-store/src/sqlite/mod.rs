@@ -40,6 +40,7 @@ const MIGRATIONS: &[Migration] = &[
         name: "deliveries_by_state",
         sql: include_str!("../../migrations/sqlite/0006_deliveries_by_state.sql"),
     },
+    Migration { version: 7, name: "refill_keys", sql: include_str!("../../migrations/sqlite/0007_refill_keys.sql") },
 ];
 
 /// How to open the SQLite store.
@@ -461,10 +462,22 @@ impl Store for SqliteStore {
         id: &OrderId,
         provider_refill_id: Option<String>,
         status: &str,
+        idempotency_key: Option<String>,
     ) -> StoreResult<RefillRecord> {
         let (id, status) = (id.clone(), status.to_string());
-        self.write(move |c| fulfilment::create_refill(c, &id, provider_refill_id.as_deref(), &status, now_millis()))
-            .await
+        self.write(move |c| {
+            let new = NewRefill {
+                provider_refill_id: provider_refill_id.as_deref(),
+                status: &status,
+                idempotency_key: idempotency_key.as_deref(),
+            };
+            fulfilment::create_refill(c, &id, &new, now_millis())
+        })
+        .await
+    }
+
+    async fn refill_by_key(&self, id: &OrderId, idempotency_key: &str) -> StoreResult<Option<RefillRecord>> {
+        self.read(|c| fulfilment::refill_by_key(c, id, idempotency_key))
     }
 
     async fn create_provider(&self, new: NewProvider) -> StoreResult<ProviderRecord> {

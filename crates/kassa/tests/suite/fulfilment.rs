@@ -346,6 +346,29 @@ async fn customers_cancel_and_refill(backend: Backend) {
         (body["refill"]["status"].as_str(), body["refill"]["order_id"].as_str()),
         (Some("requested"), Some(done.as_str()))
     );
+
+    // Under an idempotency key a retried refill answers the first one, and the provider is asked
+    // once; the SDK sends a key of its own. Without a key every request is a new refill.
+    let asked = || sim.requests().iter().filter(|r| r.action == "refill").count();
+    let before = asked();
+    let keyed = || refill(&done).header("X-Idempotency-Key", "refill-once");
+    let first = keyed().send().await;
+    assert_eq!(
+        (first.status, first.header("idempotent-replayed")),
+        (200, None),
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
+    let retried = keyed().send().await;
+    assert_eq!((retried.status, retried.header("idempotent-replayed")), (200, Some("true")));
+    assert_eq!(retried.json().unwrap()["refill"], first.json().unwrap()["refill"]);
+    assert_eq!(asked(), before + 1, "the provider was asked once");
+    let long_key = "k".repeat(300);
+    assert_error(&refill(&done).header("X-Idempotency-Key", &long_key).send().await, 400, "invalid_idempotency_key");
+    let via_sdk = account.client().refill_order(done.as_str()).await.unwrap();
+    assert_ne!(via_sdk.id, first.json().unwrap()["refill"]["id"].as_i64().unwrap());
+    assert_eq!(refill(&done).send().await.status, 200);
+    assert_eq!(asked(), before + 3);
     worker.stop().await;
     assert!(server.store.audit_books().await.unwrap().is_balanced());
 }

@@ -2,9 +2,12 @@
 //! answered like every other `/api/v1` call.
 
 use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
+use kassa_core::validation::idempotency_key;
 use kassa_core::{ErrorCode, OrderId};
-use kassa_store::{present, rules, CancelOutcome, OrderRecord, StoreError};
+use kassa_store::{present, rules, CancelOutcome, OrderRecord, RefillRecord, StoreError};
 use kassa_wire::v1::{CancelResponse, Refill, RefillResponse};
 
 use super::{id_text, PathId};
@@ -88,28 +91,58 @@ pub async fn cancel(
 
 /// `POST /api/v1/orders/{id}/refill`, for completed or partial orders of services that offer
 /// refills: passed to the provider, or recorded for an operator when the service is manual.
+///
+/// With `X-Idempotency-Key` a retry (an answer lost on the way, the SDK resending after a
+/// timeout) answers the refill already asked for under that key, with `Idempotent-Replayed:
+/// true`, and the provider is asked once. Without one every request is a new refill.
 #[utoipa::path(
     post,
     path = "/api/v1/orders/{id}/refill",
     tag = "kassa additions",
     operation_id = "refill_order",
     summary = "Ask for a refill",
-    description = "For completed or partial orders of services that offer refills. Sent without a body.",
-    params(("id" = String, Path, description = "The API order id", example = "BSAPI-ABC123DEF456")),
-    responses((status = 200, description = "The refill request", body = RefillResponse)),
+    description = "For completed or partial orders of services that offer refills. Sent without a body. \
+        With `X-Idempotency-Key` a retry answers the refill asked for under that key instead of asking again.",
+    params(
+        ("id" = String, Path, description = "The API order id", example = "BSAPI-ABC123DEF456"),
+        ("X-Idempotency-Key" = Option<String>, Header, description = "Makes retries of this refill request safe"),
+    ),
+    responses((status = 200, description = "The refill request", body = RefillResponse,
+        headers(("Idempotent-Replayed" = String, description = "`true` when this answer replays an earlier request with the same idempotency key")))),
 )]
 pub async fn refill(
     State(state): State<AppState>,
     id: PathId,
+    headers: HeaderMap,
     signed: Signed,
-) -> Result<Json<RefillResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = order_id(&id_text(id))?;
+    let key = match headers.get("x-idempotency-key") {
+        Some(value) => Some(idempotency_key(Some(value.as_bytes()))?),
+        None => None,
+    };
     let order = state
         .store
         .order(Some(signed.key.customer_id), &id)
         .await
         .map_err(store_error)?
         .ok_or_else(|| ApiError::new(ErrorCode::OrderNotFound))?;
+    // One request per key at a time (in this process); an earlier one's refill is the answer,
+    // even if the order could no longer be refilled now.
+    let _in_flight = match &key {
+        Some(key) => Some(
+            state
+                .inflight
+                .enter(signed.key.customer_id, &format!("refill:{id}:{key}"))
+                .ok_or_else(|| ApiError::new(ErrorCode::CustomerWalletLocked).retry_after(1))?,
+        ),
+        None => None,
+    };
+    if let Some(key) = &key {
+        if let Some(earlier) = state.store.refill_by_key(&id, key).await.map_err(store_error)? {
+            return Ok(refill_response(earlier, true));
+        }
+    }
     let services = state.store.services(false).await.map_err(store_error)?;
     rules::check_refill(&order, services.iter().find(|s| s.id == order.service_id)).map_err(store_error)?;
     let (provider_refill, status) = match connector(&state, &order).await? {
@@ -122,14 +155,20 @@ pub async fn refill(
         }
         None => (None, "pending"),
     };
-    let record = state.store.create_refill(&id, provider_refill, status).await.map_err(store_error)?;
-    Ok(Json(RefillResponse {
-        success: true,
-        refill: Refill {
-            id: record.id,
-            order_id: record.order_id,
-            status: record.status,
-            created_at: present::rfc3339(record.created_at),
-        },
-    }))
+    let record = state.store.create_refill(&id, provider_refill, status, key).await.map_err(store_error)?;
+    Ok(refill_response(record, false))
+}
+
+fn refill_response(record: RefillRecord, replayed: bool) -> Response {
+    let refill = Refill {
+        id: record.id,
+        order_id: record.order_id,
+        status: record.status,
+        created_at: present::rfc3339(record.created_at),
+    };
+    let mut response = Json(RefillResponse { success: true, refill }).into_response();
+    if replayed {
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
 }
