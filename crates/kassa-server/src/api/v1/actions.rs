@@ -118,6 +118,11 @@ pub async fn refill(
 ) -> Result<Response, ApiError> {
     let id = order_id(&id_text(id))?;
     let key = match headers.get("x-idempotency-key") {
+        // Optional here, but one sent empty is a client's mistake, not a request without one.
+        Some(value) if value.is_empty() => {
+            return Err(ApiError::new(ErrorCode::InvalidIdempotencyKey)
+                .with_message("X-Idempotency-Key is empty: send a key, or leave the header out."))
+        }
         Some(value) => Some(idempotency_key(Some(value.as_bytes()))?),
         None => None,
     };
