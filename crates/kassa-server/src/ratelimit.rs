@@ -178,7 +178,9 @@ impl RateLimiter {
 /// read. GCRA per address, N failures a minute in bursts of up to N; each process on its own
 /// (enough to take the load off the database, which is the point).
 pub struct AuthFailures {
-    failures: Option<governor::DefaultKeyedRateLimiter<IpAddr>>,
+    /// The allowance and the limiter counting against it; `None` when the throttle is off. The
+    /// limiter is replaced by a fresh one when a spread-out attack fills it (see [`Self::record`]).
+    failures: Option<(Quota, std::sync::RwLock<governor::DefaultKeyedRateLimiter<IpAddr>>)>,
     /// Addresses over their allowance, and until when.
     blocked: DashMap<IpAddr, Instant>,
 }
@@ -186,12 +188,27 @@ pub struct AuthFailures {
 impl AuthFailures {
     /// `per_minute` = 0 turns the throttle off.
     pub fn new(per_minute: u32) -> Self {
-        let failures = NonZeroU32::new(per_minute).map(|n| Gcra::keyed(Quota::per_minute(n)));
+        let failures = NonZeroU32::new(per_minute)
+            .map(Quota::per_minute)
+            .map(|quota| (quota, std::sync::RwLock::new(Gcra::keyed(quota))));
         Self { failures, blocked: DashMap::new() }
+    }
+
+    /// What is counted: an IPv4 address, or the /64 network of an IPv6 one (a single host
+    /// commonly holds a whole /64, so counting its addresses one by one would count nothing).
+    fn client(ip: IpAddr) -> IpAddr {
+        match ip {
+            IpAddr::V4(_) => ip,
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+            },
+        }
     }
 
     /// How long `ip` is still turned away, if it is.
     pub fn blocked(&self, ip: IpAddr) -> Option<Duration> {
+        let ip = Self::client(ip);
         let until = *self.blocked.get(&ip)?;
         match until.checked_duration_since(Instant::now()) {
             Some(left) if !left.is_zero() => Some(left),
@@ -205,11 +222,22 @@ impl AuthFailures {
     /// Counts a failed authentication of `ip`; past its allowance the address is turned away
     /// until the next failure would be allowed.
     pub fn record(&self, ip: IpAddr) {
-        let Some(failures) = &self.failures else { return };
-        if failures.len() >= MAX_TRACKED {
-            failures.retain_recent();
+        let Some((quota, failures)) = &self.failures else { return };
+        let ip = Self::client(ip);
+        let full = {
+            let failures = failures.read().expect("auth failure limiter lock");
+            if failures.len() >= MAX_TRACKED {
+                // Forget the addresses whose allowance is whole again.
+                failures.retain_recent();
+            }
+            failures.len() >= MAX_TRACKED
+        };
+        if full {
+            // Still full: a spread-out attack. Start over rather than grow.
+            *failures.write().expect("auth failure limiter lock") = Gcra::keyed(*quota);
         }
-        if let Err(not_until) = failures.check_key(&ip) {
+        let checked = failures.read().expect("auth failure limiter lock").check_key(&ip);
+        if let Err(not_until) = checked {
             if self.blocked.len() >= MAX_TRACKED {
                 let now = Instant::now();
                 self.blocked.retain(|_, until| *until > now);
@@ -263,6 +291,17 @@ mod tests {
         assert_eq!(failures.blocked(neighbour), None, "per address");
         std::thread::sleep(Duration::from_millis(120));
         assert_eq!(failures.blocked(guesser), None, "and let back in");
+
+        // An IPv6 host is counted by its /64; IPv4-mapped addresses as the IPv4 address.
+        let v6 = AuthFailures::new(1);
+        v6.record("2001:db8:1:2::1".parse().unwrap());
+        v6.record("2001:db8:1:2:ffff::7".parse().unwrap());
+        assert!(v6.blocked("2001:db8:1:2::99".parse().unwrap()).is_some());
+        assert_eq!(v6.blocked("2001:db8:1:3::1".parse().unwrap()), None);
+        let mapped = AuthFailures::new(1);
+        mapped.record("::ffff:203.0.113.7".parse().unwrap());
+        mapped.record("203.0.113.7".parse().unwrap());
+        assert!(mapped.blocked("203.0.113.7".parse().unwrap()).is_some());
 
         let off = AuthFailures::new(0);
         for _ in 0..10_000 {
