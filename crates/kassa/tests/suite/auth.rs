@@ -226,7 +226,14 @@ async fn unknown_routes_and_methods_use_the_envelope(backend: Backend) {
     let account = server.customer("0").await;
     let signer = account.signer();
     assert_error(&signer.get("/api/v1/nothing").send().await, 404, "not_found");
-    assert_error(&signer.request("DELETE", "/api/v1/balance").send().await, 405, "method_not_allowed");
+    let wrong = signer.request("DELETE", "/api/v1/balance").send().await;
+    assert_error(&wrong, 405, "method_not_allowed");
+    assert_eq!(wrong.header("allow"), Some("GET, HEAD"), "a 405 says what is allowed");
+    let wrong = signer.request("PUT", "/api/v1/orders").send().await;
+    assert_error(&wrong, 405, "method_not_allowed");
+    assert_eq!(wrong.header("allow"), Some("GET, HEAD, POST"));
+    let wrong = signer.request("GET", "/api/v1/orders/BSAPI-ABC123DEF456/cancel").send().await;
+    assert_eq!((wrong.status, wrong.header("allow")), (405, Some("POST")));
 }
 
 /// An address whose requests keep failing the key or signature check is turned away (429 with

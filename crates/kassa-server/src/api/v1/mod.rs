@@ -8,9 +8,13 @@ pub(crate) mod webhooks;
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::Path;
-use axum::routing::{delete, get, post};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, MethodRouter};
 use axum::Router;
+use kassa_core::ErrorCode;
 
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The `{id}` of a request path. Taken as a `Result` so that an id axum cannot decode (`%FF` is
@@ -25,12 +29,22 @@ pub(crate) fn id_text(id: PathId) -> String {
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/balance", get(balance::balance))
-        .route("/api/v1/services", get(services::services))
-        .route("/api/v1/orders", get(orders::list).post(orders::create))
-        .route("/api/v1/orders/{id}", get(orders::get))
-        .route("/api/v1/orders/{id}/cancel", post(actions::cancel))
-        .route("/api/v1/orders/{id}/refill", post(actions::refill))
-        .route("/api/v1/webhooks", get(webhooks::list).post(webhooks::create))
-        .route("/api/v1/webhooks/{id}", delete(webhooks::remove))
+        .route("/api/v1/balance", only(get(balance::balance), "GET, HEAD"))
+        .route("/api/v1/services", only(get(services::services), "GET, HEAD"))
+        .route("/api/v1/orders", only(get(orders::list).post(orders::create), "GET, HEAD, POST"))
+        .route("/api/v1/orders/{id}", only(get(orders::get), "GET, HEAD"))
+        .route("/api/v1/orders/{id}/cancel", only(post(actions::cancel), "POST"))
+        .route("/api/v1/orders/{id}/refill", only(post(actions::refill), "POST"))
+        .route("/api/v1/webhooks", only(get(webhooks::list).post(webhooks::create), "GET, HEAD, POST"))
+        .route("/api/v1/webhooks/{id}", only(delete(webhooks::remove), "DELETE"))
+}
+
+/// `route`, with every other method answered 405 `method_not_allowed` and the `Allow` header
+/// HTTP asks of a 405 (axum answers HEAD with the GET handler).
+fn only(route: MethodRouter<AppState>, allowed: &'static str) -> MethodRouter<AppState> {
+    route.fallback(move || async move { method_not_allowed(allowed) })
+}
+
+fn method_not_allowed(allowed: &'static str) -> Response {
+    ([(header::ALLOW, allowed)], ApiError::new(ErrorCode::MethodNotAllowed)).into_response()
 }
