@@ -198,6 +198,20 @@ pub fn idempotency_key(header: Option<&[u8]>) -> Result<String, Rejection> {
     Ok(String::from_utf8(raw.to_vec()).expect("printable ASCII is UTF-8"))
 }
 
+/// An idempotency key a request may carry (a refill): none without the header; one sent empty is
+/// a client's mistake (`invalid_idempotency_key`), not a request without a key.
+pub fn optional_idempotency_key(header: Option<&[u8]>) -> Result<Option<String>, Rejection> {
+    match header {
+        None => Ok(None),
+        Some([]) => Err(Rejection::on(
+            ErrorCode::InvalidIdempotencyKey,
+            "X-Idempotency-Key",
+            "empty: send a key, or leave the header out",
+        )),
+        Some(raw) => idempotency_key(Some(raw)).map(Some),
+    }
+}
+
 /// A validated page request for `GET /api/v1/orders`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {

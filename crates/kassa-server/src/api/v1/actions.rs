@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use kassa_core::validation::idempotency_key;
+use kassa_core::validation::optional_idempotency_key;
 use kassa_core::{ErrorCode, OrderId};
 use kassa_store::{present, rules, CancelOutcome, OrderRecord, RefillRecord, StoreError};
 use kassa_wire::v1::{CancelResponse, Refill, RefillResponse};
@@ -117,15 +117,7 @@ pub async fn refill(
     signed: Signed,
 ) -> Result<Response, ApiError> {
     let id = order_id(&id_text(id))?;
-    let key = match headers.get("x-idempotency-key") {
-        // Optional here, but one sent empty is a client's mistake, not a request without one.
-        Some(value) if value.is_empty() => {
-            return Err(ApiError::new(ErrorCode::InvalidIdempotencyKey)
-                .with_message("X-Idempotency-Key is empty: send a key, or leave the header out."))
-        }
-        Some(value) => Some(idempotency_key(Some(value.as_bytes()))?),
-        None => None,
-    };
+    let key = optional_idempotency_key(headers.get("x-idempotency-key").map(|v| v.as_bytes()))?;
     let order = state
         .store
         .order(Some(signed.key.customer_id), &id)
