@@ -128,6 +128,14 @@ fn choose_page_size(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// A connection that may write: through kassa's VFS, which hands a commit's WAL frames to the
+/// operating system in a few large writes instead of two small ones per frame (`kassa-sqlite-vfs`).
+/// Readers never write the WAL and open with the operating system's VFS directly.
+fn open_writable(path: &Path) -> StoreResult<Connection> {
+    kassa_sqlite_vfs::register().map_err(StoreError::Internal)?;
+    Connection::open_with_flags_and_vfs(path, OpenFlags::default(), kassa_sqlite_vfs::NAME).map_err(map_err)
+}
+
 fn configure(conn: &Connection, busy_timeout: Duration) -> rusqlite::Result<()> {
     conn.busy_timeout(busy_timeout)?;
     plan_once(conn)?;
@@ -200,7 +208,7 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Unavailable(format!("creating {}: {e}", dir.display())))?;
         }
-        let conn = Connection::open(&path).map_err(map_err)?;
+        let conn = open_writable(&path)?;
         choose_page_size(&conn).map_err(map_err)?;
         configure(&conn, options.busy_timeout).map_err(map_err)?;
         let applied = applied_migrations(&conn)?;
@@ -218,7 +226,7 @@ impl SqliteStore {
         let readers =
             Arc::new(Readers { path: path.clone(), busy_timeout: options.busy_timeout, idle: Mutex::new(Vec::new()) });
         tune_writer(&conn).map_err(map_err)?;
-        let checkpointer = Connection::open(&path).map_err(map_err)?;
+        let checkpointer = open_writable(&path)?;
         configure(&checkpointer, options.busy_timeout).map_err(map_err)?;
         let writer = writer::Writer::start(
             conn,
@@ -245,7 +253,7 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Unavailable(format!("creating {}: {e}", dir.display())))?;
         }
-        let conn = Connection::open(path).map_err(map_err)?;
+        let conn = open_writable(path)?;
         choose_page_size(&conn).map_err(map_err)?;
         configure(&conn, busy_timeout).map_err(map_err)?;
         match compare(&applied_migrations(&conn)?, MIGRATIONS)? {
