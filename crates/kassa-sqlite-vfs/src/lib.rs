@@ -8,24 +8,31 @@
 //! order, a fifth of its CPU time in the profile (`BENCHMARKS.md`). The bytes and the file are the
 //! same either way; only the number of system calls changes.
 //!
-//! **What it does.** Only files SQLite opens as a WAL (`SQLITE_OPEN_WAL`) are wrapped; every other
-//! file (the database, its wal-index, journals) is the `unix` VFS's own, untouched. For a WAL
-//! file, a write that continues the run of bytes held so far is appended to it; anything else
-//! first writes the held run out, in order:
+//! **What it does.** Files SQLite opens as a WAL (`SQLITE_OPEN_WAL`) and as a main database
+//! are wrapped; every other file (journals, temporary files) is the `unix` VFS's own. A database
+//! file only forwards to `unix`, and tells its WAL when the connection gives up the WAL's write
+//! lock. A WAL file holds a run of bytes: a write that continues the run is appended to it; before
+//! anything else the run is written out, in order:
 //!
 //! * a write elsewhere, `xSync`, `xTruncate`, `xFileSize`, `xFileControl`, `xFetch`, `xClose`;
-//! * a read that overlaps the run only in part (a read wholly inside it is answered from it);
-//! * the end of a commit frame: a 24-byte frame header whose "database size" field is not zero
-//!   marks the commit frame, and the page write that follows it is written out with the run.
+//! * a read that overlaps the run only in part (a read wholly inside it is answered from it).
 //!
-//! **Why nothing is lost or read stale.** A commit is acknowledged only when SQLite's `xSync` of
-//! the WAL returns (kassa runs `synchronous=FULL`), and `xSync` writes the run out before it
-//! syncs, so the synced bytes are the same as without this VFS. Other connections read only the
-//! frames up to the commit mark SQLite publishes in the wal-index after it has written the commit
-//! frame, and that frame's page write is where the run is written out, so they never look for
-//! bytes still held here, whatever the `synchronous` setting. A failed write of the run is
-//! reported by the call that made it (so by the commit at the latest) and the run is dropped: the
-//! transaction fails, as it would have with the write that failed.
+//! A commit is never held. A 24-byte write is a frame header, and only a commit frame's header
+//! (and the headers of the copies SQLite pads a commit with) has a non-zero "database size"
+//! field: from such a header on, the run is written out and every write goes straight through,
+//! until a header with a zero field starts the next transaction's frames. When the connection
+//! releases the WAL's write lock, whatever is still held belongs to a transaction that did not
+//! commit (a rollback of frames its cache had spilled), and is dropped: the next writer, perhaps
+//! another connection, writes those offsets anew.
+//!
+//! **Why nothing is lost or read stale.** SQLite publishes a commit to other connections (the
+//! wal-index header) only after it has written the commit's frames, and acknowledges it (with
+//! `synchronous=FULL`, as kassa runs) only after `xSync`; both come after the commit header, so
+//! every byte of a commit has reached the operating system by then, whatever the `synchronous`
+//! setting — the same bytes, in the same order, as without this VFS. Frames held before a commit
+//! are only ever read by the connection that wrote them, from the run. A failed write of the run
+//! is reported by the call that made it, and every later write and sync fails too until the
+//! write lock is released: the transaction cannot commit over bytes that were lost.
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::mem::size_of;
@@ -114,18 +121,38 @@ fn register_once() -> Result<(), String> {
 #[repr(C)]
 struct WalFile {
     base: ffi::sqlite3_file,
+    /// The database file of the same connection, if it was opened through this VFS.
+    db: *mut DbFile,
     held: Held,
 }
 
+/// A main database file: SQLite's file header, the WAL of the same connection while it is open,
+/// and the OS VFS's file at `INNER_OFFSET`.
+#[repr(C)]
+struct DbFile {
+    base: ffi::sqlite3_file,
+    wal: *mut WalFile,
+}
+
 /// Where the OS VFS's file lives within the allocation SQLite makes for each file.
-const INNER_OFFSET: usize = size_of::<WalFile>().next_multiple_of(16);
+const INNER_OFFSET: usize = max(size_of::<WalFile>(), size_of::<DbFile>()).next_multiple_of(16);
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
 
 struct Held {
     /// Byte offset in the WAL of `bytes[0]`.
     start: i64,
     bytes: Vec<u8>,
-    /// The last write was a commit frame's header: write the run out after its page.
-    commit_page_next: bool,
+    /// Since the last commit header: write everything straight through.
+    through: bool,
+    /// A run was lost to a failed write: refuse writes and syncs until the write lock is released.
+    failed: bool,
 }
 
 impl Held {
@@ -145,27 +172,50 @@ unsafe extern "C" fn open(
     let os = unsafe { (*vfs).pAppData.cast::<ffi::sqlite3_vfs>() };
     // SAFETY: the OS VFS is registered for the life of the process and has xOpen.
     let Some(os_open) = (unsafe { (*os).xOpen }) else { return ffi::SQLITE_INTERNAL };
-    if flags & ffi::SQLITE_OPEN_WAL == 0 {
-        // Not a WAL: the OS VFS's file at the start of the allocation (which is larger than it
-        // needs), with the OS VFS's own methods. SQLite never calls into this crate for it.
+    let wal = flags & ffi::SQLITE_OPEN_WAL != 0;
+    if !wal && flags & ffi::SQLITE_OPEN_MAIN_DB == 0 {
+        // A journal or a temporary file: the OS VFS's file at the start of the allocation (which
+        // is larger than it needs), with the OS VFS's own methods.
         // SAFETY: `file` points to szOsFile (≥ the OS VFS's size) zeroed bytes.
         return unsafe { os_open(os, name, file, flags, out_flags) };
     }
     debug_assert!(file.cast::<WalFile>().is_aligned());
-    let inner = inner_file(file);
     // SAFETY: the OS VFS's file goes at INNER_OFFSET, inside the allocation of szOsFile bytes.
-    let rc = unsafe { os_open(os, name, inner, flags, out_flags) };
-    let wal = file.cast::<WalFile>();
+    let rc = unsafe { os_open(os, name, inner_file(file), flags, out_flags) };
     if rc != ffi::SQLITE_OK {
         // SAFETY: SQLite does not call xClose on a file whose pMethods is null.
-        unsafe { (*wal).base.pMethods = ptr::null() };
+        unsafe { (*file).pMethods = ptr::null() };
         return rc;
     }
-    // SAFETY: `wal` is aligned (SQLite allocates 8-byte aligned) and inside the allocation; the
-    // bytes are uninitialised as far as Rust is concerned, so `held` is written, not assigned.
+    if !wal {
+        let db = file.cast::<DbFile>();
+        // SAFETY: `db` is aligned and inside the allocation (SQLite allocates 8-byte aligned).
+        unsafe {
+            ptr::addr_of_mut!((*db).wal).write(ptr::null_mut());
+            (*db).base.pMethods = &DB_METHODS;
+        }
+        return ffi::SQLITE_OK;
+    }
+    // SAFETY: `name` is the WAL's name as SQLite passed it to xOpen, which is what
+    // sqlite3_database_file_object expects; it answers the connection's database file.
+    let db_file = unsafe { ffi::sqlite3_database_file_object(name) };
+    // SAFETY: a non-null answer is the open database file; only ours (DB_METHODS) are DbFiles.
+    let db = if !db_file.is_null() && ptr::eq(unsafe { (*db_file).pMethods }, &DB_METHODS) {
+        db_file.cast::<DbFile>()
+    } else {
+        ptr::null_mut()
+    };
+    let wal = file.cast::<WalFile>();
+    // SAFETY: `wal` is aligned and inside the allocation; the bytes are uninitialised as far as
+    // Rust is concerned, so the fields are written, not assigned. The database file outlives its
+    // WAL (SQLite closes the WAL first), and `wal_close` unlinks it.
     unsafe {
-        ptr::addr_of_mut!((*wal).held).write(Held { start: 0, bytes: Vec::new(), commit_page_next: false });
+        ptr::addr_of_mut!((*wal).db).write(db);
+        ptr::addr_of_mut!((*wal).held).write(Held { start: 0, bytes: Vec::new(), through: false, failed: false });
         (*wal).base.pMethods = &WAL_METHODS;
+        if !db.is_null() {
+            (*db).wal = wal;
+        }
     }
     ffi::SQLITE_OK
 }
@@ -174,28 +224,40 @@ fn inner_file(file: *mut ffi::sqlite3_file) -> *mut ffi::sqlite3_file {
     file.cast::<u8>().wrapping_add(INNER_OFFSET).cast::<ffi::sqlite3_file>()
 }
 
-/// The held run and the OS VFS's file (and its methods) of a WAL file opened by `open`.
+/// The OS VFS's file inside one of ours, and its methods.
 ///
 /// # Safety
-/// `file` must be a WAL file opened by `open` and not yet closed.
-unsafe fn parts<'a>(
-    file: *mut ffi::sqlite3_file,
-) -> (&'a mut Held, *mut ffi::sqlite3_file, &'a ffi::sqlite3_io_methods) {
+/// `file` must be a WAL or database file opened by `open` and not yet closed.
+unsafe fn os_file<'a>(file: *mut ffi::sqlite3_file) -> (*mut ffi::sqlite3_file, &'a ffi::sqlite3_io_methods) {
     let inner = inner_file(file);
-    // SAFETY: by the contract above, `held` was written by `open`, and the inner file was opened
-    // by the OS VFS, so its pMethods is set and outlives the file. SQLite calls one file's methods
-    // from one thread at a time, so the `&mut` is unique.
-    unsafe { (&mut (*file.cast::<WalFile>()).held, inner, &*(*inner).pMethods) }
+    // SAFETY: by the contract above the OS VFS opened `inner`, so its pMethods is set and
+    // outlives the file.
+    (inner, unsafe { &*(*inner).pMethods })
 }
 
-/// Writes the held run out (if any) and empties it, whatever the outcome.
+/// The held run of a WAL file.
+///
+/// # Safety
+/// `file` must be a WAL file opened by `open` and not yet closed, and no other reference to its
+/// run may be alive: SQLite calls a connection's file methods from one thread at a time, and none
+/// of ours calls another.
+unsafe fn held<'a>(file: *mut ffi::sqlite3_file) -> &'a mut Held {
+    // SAFETY: `held` was written by `open`; see above for uniqueness.
+    unsafe { &mut (*file.cast::<WalFile>()).held }
+}
+
+/// Writes the held run out (if any) and empties it, whatever the outcome. After a failure, and
+/// until the write lock is released, it only answers that failure.
 fn write_out(held: &mut Held, inner: *mut ffi::sqlite3_file, methods: &ffi::sqlite3_io_methods) -> c_int {
-    held.commit_page_next = false;
+    if held.failed {
+        return ffi::SQLITE_IOERR_WRITE;
+    }
     if held.bytes.is_empty() {
         return ffi::SQLITE_OK;
     }
     let rc = write_through(inner, methods, &held.bytes, held.start);
     held.bytes.clear();
+    held.failed = rc != ffi::SQLITE_OK;
     rc
 }
 
@@ -221,13 +283,27 @@ fn write_through(inner: *mut ffi::sqlite3_file, methods: &ffi::sqlite3_io_method
 
 unsafe extern "C" fn wal_write(file: *mut ffi::sqlite3_file, data: *const c_void, amount: c_int, offset: i64) -> c_int {
     // SAFETY: SQLite calls this only on files `open` gave WAL_METHODS.
-    let (held, inner, methods) = unsafe { parts(file) };
+    let (held, (inner, methods)) = unsafe { (held(file), os_file(file)) };
+    if held.failed {
+        return ffi::SQLITE_IOERR_WRITE;
+    }
     let Ok(len) = usize::try_from(amount) else { return ffi::SQLITE_IOERR_WRITE };
     // SAFETY: SQLite passes `amount` readable bytes.
     let data = unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) };
+    if len == FRAME_HEADER {
+        // A frame header carries the database size in pages at bytes 4..8; only a commit
+        // frame's (and its padding copies') is not zero.
+        held.through = data[4..8] != [0; 4];
+    }
+    if held.through {
+        let rc = write_out(held, inner, methods);
+        if rc != ffi::SQLITE_OK {
+            return rc;
+        }
+        return write_through(inner, methods, data, offset);
+    }
     let continues = !held.bytes.is_empty() && offset == held.end() && held.bytes.len() + len <= MAX_HELD;
     if !continues {
-        let commit_page_next = held.commit_page_next;
         let rc = write_out(held, inner, methods);
         if rc != ffi::SQLITE_OK {
             return rc;
@@ -236,21 +312,14 @@ unsafe extern "C" fn wal_write(file: *mut ffi::sqlite3_file, data: *const c_void
             return write_through(inner, methods, data, offset);
         }
         held.start = offset;
-        held.commit_page_next = commit_page_next;
     }
     held.bytes.extend_from_slice(data);
-    if held.commit_page_next {
-        return write_out(held, inner, methods);
-    }
-    // A frame header carries the database size in pages at bytes 4..8, and only a commit
-    // frame's is not zero.
-    held.commit_page_next = len == FRAME_HEADER && data[4..8] != [0; 4];
     ffi::SQLITE_OK
 }
 
 unsafe extern "C" fn wal_read(file: *mut ffi::sqlite3_file, out: *mut c_void, amount: c_int, offset: i64) -> c_int {
     // SAFETY: SQLite calls this only on files `open` gave WAL_METHODS.
-    let (held, inner, methods) = unsafe { parts(file) };
+    let (held, (inner, methods)) = unsafe { (held(file), os_file(file)) };
     let end = offset + i64::from(amount);
     if !held.bytes.is_empty() && offset < held.end() && end > held.start {
         if offset >= held.start && end <= held.end() {
@@ -269,12 +338,12 @@ unsafe extern "C" fn wal_read(file: *mut ffi::sqlite3_file, out: *mut c_void, am
     unsafe { read(inner, out, amount, offset) }
 }
 
-/// Defines a method that writes the held run out and then forwards to the OS VFS's method.
+/// Defines a WAL method that writes the held run out and then forwards to the OS VFS's method.
 macro_rules! after_write_out {
     ($name:ident, $method:ident, $missing:expr, ($($arg:ident: $ty:ty),*)) => {
         unsafe extern "C" fn $name(file: *mut ffi::sqlite3_file $(, $arg: $ty)*) -> c_int {
             // SAFETY: SQLite calls this only on files `open` gave WAL_METHODS.
-            let (held, inner, methods) = unsafe { parts(file) };
+            let (held, (inner, methods)) = unsafe { (held(file), os_file(file)) };
             let rc = write_out(held, inner, methods);
             if rc != ffi::SQLITE_OK {
                 return rc;
@@ -292,37 +361,14 @@ after_write_out!(wal_sync, xSync, ffi::SQLITE_IOERR_FSYNC, (flags: c_int));
 after_write_out!(wal_truncate, xTruncate, ffi::SQLITE_IOERR_TRUNCATE, (size: i64));
 after_write_out!(wal_file_size, xFileSize, ffi::SQLITE_IOERR_FSTAT, (size: *mut i64));
 after_write_out!(wal_file_control, xFileControl, ffi::SQLITE_NOTFOUND, (op: c_int, arg: *mut c_void));
+after_write_out!(wal_fetch, xFetch, ffi::SQLITE_IOERR_MMAP, (offset: i64, amount: c_int, out: *mut *mut c_void));
 
-unsafe extern "C" fn wal_fetch(
-    file: *mut ffi::sqlite3_file,
-    offset: i64,
-    amount: c_int,
-    out: *mut *mut c_void,
-) -> c_int {
-    // SAFETY: SQLite calls this only on files `open` gave WAL_METHODS.
-    let (held, inner, methods) = unsafe { parts(file) };
-    let rc = write_out(held, inner, methods);
-    if rc != ffi::SQLITE_OK {
-        return rc;
-    }
-    match methods.xFetch {
-        // SAFETY: forwarded as received.
-        Some(fetch) => unsafe { fetch(inner, offset, amount, out) },
-        None => {
-            // No memory map: SQLite reads with xRead instead.
-            // SAFETY: SQLite passes a writable pointer.
-            unsafe { *out = ptr::null_mut() };
-            ffi::SQLITE_OK
-        }
-    }
-}
-
-/// Defines a method that forwards to the OS VFS's method as it is.
+/// Defines a method (of WAL and database files alike) that forwards to the OS VFS's method.
 macro_rules! forward {
     ($name:ident, $method:ident, $missing:expr, ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
         unsafe extern "C" fn $name(file: *mut ffi::sqlite3_file $(, $arg: $ty)*) -> $ret {
-            // SAFETY: SQLite calls this only on files `open` gave WAL_METHODS.
-            let (_, inner, methods) = unsafe { parts(file) };
+            // SAFETY: SQLite calls this only on files `open` gave WAL_METHODS or DB_METHODS.
+            let (inner, methods) = unsafe { os_file(file) };
             match methods.$method {
                 // SAFETY: forwarded as received.
                 Some(method) => unsafe { method(inner $(, $arg)*) },
@@ -332,36 +378,89 @@ macro_rules! forward {
     };
 }
 
-forward!(wal_lock, xLock, ffi::SQLITE_IOERR_LOCK, (level: c_int) -> c_int);
-forward!(wal_unlock, xUnlock, ffi::SQLITE_IOERR_UNLOCK, (level: c_int) -> c_int);
-forward!(wal_check_reserved_lock, xCheckReservedLock, ffi::SQLITE_IOERR_CHECKRESERVEDLOCK, (out: *mut c_int) -> c_int);
-forward!(wal_sector_size, xSectorSize, 4096, () -> c_int);
-forward!(wal_device_characteristics, xDeviceCharacteristics, 0, () -> c_int);
-forward!(wal_shm_map, xShmMap, ffi::SQLITE_IOERR_SHMMAP, (region: c_int, size: c_int, extend: c_int, out: *mut *mut c_void) -> c_int);
-forward!(wal_shm_lock, xShmLock, ffi::SQLITE_IOERR_SHMLOCK, (offset: c_int, n: c_int, flags: c_int) -> c_int);
-forward!(wal_shm_unmap, xShmUnmap, ffi::SQLITE_OK, (delete: c_int) -> c_int);
-forward!(wal_unfetch, xUnfetch, ffi::SQLITE_OK, (offset: i64, page: *mut c_void) -> c_int);
+forward!(os_read, xRead, ffi::SQLITE_IOERR_READ, (out: *mut c_void, amount: c_int, offset: i64) -> c_int);
+forward!(os_write, xWrite, ffi::SQLITE_IOERR_WRITE, (data: *const c_void, amount: c_int, offset: i64) -> c_int);
+forward!(os_truncate, xTruncate, ffi::SQLITE_IOERR_TRUNCATE, (size: i64) -> c_int);
+forward!(os_sync, xSync, ffi::SQLITE_IOERR_FSYNC, (flags: c_int) -> c_int);
+forward!(os_file_size, xFileSize, ffi::SQLITE_IOERR_FSTAT, (size: *mut i64) -> c_int);
+forward!(os_lock, xLock, ffi::SQLITE_IOERR_LOCK, (level: c_int) -> c_int);
+forward!(os_unlock, xUnlock, ffi::SQLITE_IOERR_UNLOCK, (level: c_int) -> c_int);
+forward!(os_check_reserved_lock, xCheckReservedLock, ffi::SQLITE_IOERR_CHECKRESERVEDLOCK, (out: *mut c_int) -> c_int);
+forward!(os_file_control, xFileControl, ffi::SQLITE_NOTFOUND, (op: c_int, arg: *mut c_void) -> c_int);
+forward!(os_sector_size, xSectorSize, 4096, () -> c_int);
+forward!(os_device_characteristics, xDeviceCharacteristics, 0, () -> c_int);
+forward!(os_shm_map, xShmMap, ffi::SQLITE_IOERR_SHMMAP, (region: c_int, size: c_int, extend: c_int, out: *mut *mut c_void) -> c_int);
+forward!(os_shm_lock, xShmLock, ffi::SQLITE_IOERR_SHMLOCK, (offset: c_int, n: c_int, flags: c_int) -> c_int);
+forward!(os_shm_unmap, xShmUnmap, ffi::SQLITE_OK, (delete: c_int) -> c_int);
+forward!(os_fetch, xFetch, ffi::SQLITE_IOERR_MMAP, (offset: i64, amount: c_int, out: *mut *mut c_void) -> c_int);
+forward!(os_unfetch, xUnfetch, ffi::SQLITE_OK, (offset: i64, page: *mut c_void) -> c_int);
 
-unsafe extern "C" fn wal_shm_barrier(file: *mut ffi::sqlite3_file) {
-    // SAFETY: SQLite calls this only on files `open` gave WAL_METHODS.
-    let (_, inner, methods) = unsafe { parts(file) };
+unsafe extern "C" fn os_shm_barrier(file: *mut ffi::sqlite3_file) {
+    // SAFETY: SQLite calls this only on files `open` gave WAL_METHODS or DB_METHODS.
+    let (inner, methods) = unsafe { os_file(file) };
     if let Some(barrier) = methods.xShmBarrier {
         // SAFETY: forwarded as received.
         unsafe { barrier(inner) }
     }
 }
 
+/// The index of the WAL's write lock among the wal-index locks (`WAL_WRITE_LOCK` in SQLite).
+const WAL_WRITE_LOCK: c_int = 0;
+
+/// A database file's wal-index lock: when the connection releases the WAL's write lock, its
+/// transaction is over; anything its WAL still holds was not committed, and is dropped.
+unsafe extern "C" fn db_shm_lock(file: *mut ffi::sqlite3_file, offset: c_int, n: c_int, flags: c_int) -> c_int {
+    let releases_write_lock =
+        flags == ffi::SQLITE_SHM_UNLOCK | ffi::SQLITE_SHM_EXCLUSIVE && (offset..offset + n).contains(&WAL_WRITE_LOCK);
+    // SAFETY: SQLite calls this only on files `open` gave DB_METHODS.
+    let wal = unsafe { (*file.cast::<DbFile>()).wal };
+    if releases_write_lock && !wal.is_null() {
+        // SAFETY: `wal` is this connection's open WAL (its xClose unlinks it), and no method of
+        // it is running: SQLite calls a connection's file methods one at a time.
+        let held = unsafe { &mut (*wal).held };
+        held.bytes.clear();
+        held.through = false;
+        held.failed = false;
+    }
+    // SAFETY: forwarded as received.
+    unsafe { os_shm_lock(file, offset, n, flags) }
+}
+
+unsafe extern "C" fn db_close(file: *mut ffi::sqlite3_file) -> c_int {
+    // SAFETY: SQLite calls this only on files `open` gave DB_METHODS, once.
+    let db = unsafe { &mut *file.cast::<DbFile>() };
+    if !db.wal.is_null() {
+        // SAFETY: the WAL is still open (it unlinks itself when it closes); it must not point
+        // to this file any longer.
+        unsafe { (*db.wal).db = ptr::null_mut() };
+    }
+    // SAFETY: as above.
+    let (inner, methods) = unsafe { os_file(file) };
+    match methods.xClose {
+        // SAFETY: the OS VFS's file is closed once, here.
+        Some(close) => unsafe { close(inner) },
+        None => ffi::SQLITE_OK,
+    }
+}
+
 unsafe extern "C" fn wal_close(file: *mut ffi::sqlite3_file) -> c_int {
     // SAFETY: SQLite calls this only on files `open` gave WAL_METHODS, once.
-    let (held, inner, methods) = unsafe { parts(file) };
+    let (held, (inner, methods)) = unsafe { (held(file), os_file(file)) };
     let written = write_out(held, inner, methods);
     let closed = match methods.xClose {
         // SAFETY: the OS VFS's file is closed once, here.
         Some(close) => unsafe { close(inner) },
         None => ffi::SQLITE_OK,
     };
-    // SAFETY: `held` was written by `open` and is dropped once; SQLite frees the allocation.
-    unsafe { ptr::drop_in_place(ptr::addr_of_mut!((*file.cast::<WalFile>()).held)) };
+    let wal = file.cast::<WalFile>();
+    // SAFETY: the database file is open (it outlives its WAL or unlinks itself first); `held`
+    // was written by `open` and is dropped once, here; SQLite frees the allocation.
+    unsafe {
+        if !(*wal).db.is_null() {
+            (*(*wal).db).wal = ptr::null_mut();
+        }
+        ptr::drop_in_place(ptr::addr_of_mut!((*wal).held));
+    }
     if written != ffi::SQLITE_OK {
         written
     } else {
@@ -377,16 +476,38 @@ static WAL_METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
     xTruncate: Some(wal_truncate),
     xSync: Some(wal_sync),
     xFileSize: Some(wal_file_size),
-    xLock: Some(wal_lock),
-    xUnlock: Some(wal_unlock),
-    xCheckReservedLock: Some(wal_check_reserved_lock),
+    xLock: Some(os_lock),
+    xUnlock: Some(os_unlock),
+    xCheckReservedLock: Some(os_check_reserved_lock),
     xFileControl: Some(wal_file_control),
-    xSectorSize: Some(wal_sector_size),
-    xDeviceCharacteristics: Some(wal_device_characteristics),
-    xShmMap: Some(wal_shm_map),
-    xShmLock: Some(wal_shm_lock),
-    xShmBarrier: Some(wal_shm_barrier),
-    xShmUnmap: Some(wal_shm_unmap),
+    xSectorSize: Some(os_sector_size),
+    xDeviceCharacteristics: Some(os_device_characteristics),
+    xShmMap: Some(os_shm_map),
+    xShmLock: Some(os_shm_lock),
+    xShmBarrier: Some(os_shm_barrier),
+    xShmUnmap: Some(os_shm_unmap),
     xFetch: Some(wal_fetch),
-    xUnfetch: Some(wal_unfetch),
+    xUnfetch: Some(os_unfetch),
+};
+
+static DB_METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
+    iVersion: 3,
+    xClose: Some(db_close),
+    xRead: Some(os_read),
+    xWrite: Some(os_write),
+    xTruncate: Some(os_truncate),
+    xSync: Some(os_sync),
+    xFileSize: Some(os_file_size),
+    xLock: Some(os_lock),
+    xUnlock: Some(os_unlock),
+    xCheckReservedLock: Some(os_check_reserved_lock),
+    xFileControl: Some(os_file_control),
+    xSectorSize: Some(os_sector_size),
+    xDeviceCharacteristics: Some(os_device_characteristics),
+    xShmMap: Some(os_shm_map),
+    xShmLock: Some(db_shm_lock),
+    xShmBarrier: Some(os_shm_barrier),
+    xShmUnmap: Some(os_shm_unmap),
+    xFetch: Some(os_fetch),
+    xUnfetch: Some(os_unfetch),
 };
