@@ -134,6 +134,10 @@ fn run(synchronous: &str, padded: bool, seed: u64) {
             contents(&reader) == committed,
             "{synchronous}, round {round}: a reader saw other rows than were committed"
         );
+        if round % 10 == 0 {
+            let kept = after_a_crash(dir.path(), round);
+            assert!(kept == committed, "{synchronous}, round {round}: a crash now would not keep what was committed");
+        }
         match rng.below(10) {
             0 => {
                 checkpointer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())).unwrap();
