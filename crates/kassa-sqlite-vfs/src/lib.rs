@@ -23,7 +23,10 @@
 //! until a header with a zero field starts the next transaction's frames. When the connection
 //! releases the WAL's write lock, whatever is still held belongs to a transaction that did not
 //! commit (a rollback of frames its cache had spilled), and is dropped: the next writer, perhaps
-//! another connection, writes those offsets anew.
+//! another connection, writes those offsets anew. (With `locking_mode=EXCLUSIVE`, which kassa
+//! does not use, SQLite keeps the write lock to itself and never releases it this way; there such
+//! a run is written out, harmlessly past the last commit, by the connection's next write, and no
+//! other connection can write in between.)
 //!
 //! **Why nothing is lost or read stale.** SQLite publishes a commit to other connections (the
 //! wal-index header) only after it has written the commit's frames, and acknowledges it (with
