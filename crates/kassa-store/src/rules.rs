@@ -308,22 +308,28 @@ pub mod audit {
          LEFT JOIN (SELECT customer_id, SUM(amount) AS total FROM ledger_entries GROUP BY customer_id) l
            ON l.customer_id = w.customer_id
          WHERE w.balance <> COALESCE(l.total, 0) ORDER BY w.customer_id LIMIT 100";
+    // An order's entries are found by their references (unique): `ENTRIES_WITHOUT_ORDER` checks
+    // that every charge and refund carries its order's, so none can hide under another.
     pub const ORDERS_WITHOUT_ONE_CHARGE: &str = "SELECT o.id FROM orders o
-         WHERE (SELECT COUNT(*) FROM ledger_entries e
-                WHERE e.order_id = o.id AND e.kind = 'order_charge' AND e.amount = -o.charge
-                  AND e.customer_id = o.customer_id) <> 1
-            OR (SELECT COUNT(*) FROM ledger_entries e WHERE e.order_id = o.id AND e.kind = 'order_charge') <> 1
+         WHERE NOT EXISTS (SELECT 1 FROM ledger_entries e
+                           WHERE e.reference = 'order:' || o.id AND e.kind = 'order_charge'
+                             AND e.order_id = o.id AND e.amount = -o.charge AND e.customer_id = o.customer_id)
          ORDER BY o.seq LIMIT 100";
+    /// Order charges and refunds whose order does not exist or whose reference is not their
+    /// order's (`order:<id>`, `refund:<id>`), and other entries under such a reference.
     pub const ENTRIES_WITHOUT_ORDER: &str = "SELECT e.reference FROM ledger_entries e
-         WHERE e.kind IN ('order_charge', 'order_refund')
-           AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = e.order_id)
+         WHERE (e.kind IN ('order_charge', 'order_refund')
+                AND (NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = e.order_id)
+                     OR e.reference <> CASE e.kind WHEN 'order_charge' THEN 'order:' ELSE 'refund:' END || e.order_id))
+            OR (e.kind NOT IN ('order_charge', 'order_refund')
+                AND (substr(e.reference, 1, 6) = 'order:' OR substr(e.reference, 1, 7) = 'refund:'))
          ORDER BY e.id LIMIT 100";
     pub const REFUND_MISMATCHES: &str = "SELECT o.id FROM orders o
-         WHERE o.refunded <> COALESCE((SELECT SUM(e.amount) FROM ledger_entries e
-                                       WHERE e.order_id = o.id AND e.kind = 'order_refund'), 0)
+         WHERE o.refunded <> COALESCE((SELECT e.amount FROM ledger_entries e
+                                       WHERE e.reference = 'refund:' || o.id AND e.kind = 'order_refund'), 0)
             OR o.refunded > o.charge
             OR EXISTS (SELECT 1 FROM ledger_entries e
-                       WHERE e.order_id = o.id AND e.kind = 'order_refund' AND e.customer_id <> o.customer_id)
+                       WHERE e.reference = 'refund:' || o.id AND e.customer_id <> o.customer_id)
          ORDER BY o.seq LIMIT 100";
     pub const NEGATIVE_BALANCES: &str = "SELECT customer_id FROM wallets WHERE balance < 0 LIMIT 100";
     /// Customers whose kept order counts (`order_counts`) differ from their orders.

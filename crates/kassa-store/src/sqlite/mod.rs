@@ -41,6 +41,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/0006_deliveries_by_state.sql"),
     },
     Migration { version: 7, name: "refill_keys", sql: include_str!("../../migrations/sqlite/0007_refill_keys.sql") },
+    Migration {
+        version: 8,
+        name: "ledger_by_reference",
+        sql: include_str!("../../migrations/sqlite/0008_ledger_by_reference.sql"),
+    },
 ];
 
 /// How to open the SQLite store.

@@ -27,6 +27,7 @@ backend_tests!(
     a_service_changed_by_another_process_is_seen_at_once,
     list_totals_are_kept_counts_and_the_books_check_them,
     the_books_find_refunds_paid_to_another_customer_or_to_no_order,
+    the_books_find_order_entries_under_another_reference,
     unit_counts_no_column_holds_are_refused_and_the_order_stays_readable,
     operator_refunds_are_decided_on_where_the_provider_stands_now,
     a_reused_reference_or_signature_answers_the_same_on_both_stores,
@@ -564,6 +565,45 @@ async fn the_books_find_refunds_paid_to_another_customer_or_to_no_order(backend:
         ))
         .await;
     server.db.execute_sql(rebalance).await;
+    let books = server.store.audit_books().await.unwrap();
+    assert_eq!(books.entries_without_order, vec![format!("refund:{id}")], "{books:?}");
+    assert!(!books.is_balanced());
+}
+
+/// The books find an order's entries by their references, so they check that no charge or
+/// refund sits under another reference (a second charge of an order would hide there) and that
+/// no other entry takes an order's reference.
+async fn the_books_find_order_entries_under_another_reference(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let service = server.service(ServiceKind::Default, "1.00", 1, 100_000).await;
+    let owner = server.customer("10.00").await;
+    let placed = owner.signer().order(&order_body(service.id, 1000), "second-charge").send().await;
+    let id = placed.json().unwrap()["order"]["id"].as_str().unwrap().to_string();
+    assert!(server.store.audit_books().await.unwrap().is_balanced());
+    let customer = owner.customer.0;
+
+    // A second charge of the order, with the wallet made to agree with its ledger.
+    server
+        .db
+        .execute_sql(&format!(
+            "INSERT INTO ledger_entries (customer_id, kind, amount, balance_after, reference, order_id, created_at)
+             VALUES ({customer}, 'order_charge', -100, 800, 'second-charge-{id}', '{id}', 0)"
+        ))
+        .await;
+    server.db.execute_sql(&format!("UPDATE wallets SET balance = 800 WHERE customer_id = {customer}")).await;
+    let books = server.store.audit_books().await.unwrap();
+    assert_eq!(books.balance_mismatches, Vec::<i64>::new(), "{books:?}");
+    assert_eq!(books.entries_without_order, vec![format!("second-charge-{id}")], "{books:?}");
+    assert!(!books.is_balanced());
+
+    // Taken back as an adjustment that keeps the reference of an order's refund.
+    server
+        .db
+        .execute_sql(&format!(
+            "UPDATE ledger_entries SET kind = 'adjustment', reference = 'refund:{id}', order_id = NULL
+             WHERE reference = 'second-charge-{id}'"
+        ))
+        .await;
     let books = server.store.audit_books().await.unwrap();
     assert_eq!(books.entries_without_order, vec![format!("refund:{id}")], "{books:?}");
     assert!(!books.is_balanced());
