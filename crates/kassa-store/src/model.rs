@@ -372,12 +372,14 @@ pub struct BooksReport {
     pub ledger_entries: u64,
     /// Wallets whose balance differs from the sum of their ledger.
     pub balance_mismatches: Vec<i64>,
-    /// Orders without exactly one charge entry of `-charge`.
+    /// Orders without their charge entry (`order:<id>`) of `-charge` from their customer.
     pub orders_without_one_charge: Vec<String>,
-    /// Charge and refund entries (their references) that point at no order.
+    /// Charge and refund entries (their references) that point at no order or carry another
+    /// reference than their order's, and other entries under an order's reference. With the
+    /// references unique, this is what keeps an order to one charge and one refund.
     pub entries_without_order: Vec<String>,
-    /// Orders whose refund entries do not sum to `refunded`, exceed the charge, or were paid to
-    /// another customer than the order's.
+    /// Orders whose refund entry (`refund:<id>`) does not match `refunded`, that refunded more than
+    /// the charge, or whose refund was paid to another customer than the order's.
     pub refund_mismatches: Vec<String>,
     pub negative_balances: Vec<i64>,
     /// Customers whose order counts (behind `total` of the order list) differ from their orders.
