@@ -49,9 +49,12 @@ struct Local {
 
 impl Local {
     fn check(&self, key_id: i64, per_minute: NonZeroU32) -> Result<(), Duration> {
-        let limiter = match self.limiters.get(&key_id) {
-            Some(entry) if entry.0 == per_minute.get() => entry.clone(),
-            _ => {
+        // The map's entry is let go of before anything is inserted: a `Ref` held across the
+        // insert (as a `match` on `get` holds it) deadlocks its shard.
+        let kept = self.limiters.get(&key_id).filter(|entry| entry.0 == per_minute.get()).map(|entry| entry.clone());
+        let limiter = match kept {
+            Some(limiter) => limiter,
+            None => {
                 if self.limiters.len() >= MAX_TRACKED {
                     self.limiters.clear();
                 }
@@ -262,6 +265,26 @@ mod tests {
         assert!(wait > Duration::ZERO && wait <= Duration::from_secs(20));
         // Other keys are not affected.
         assert!(limiter.check(2, 3).await.is_ok());
+    }
+
+    /// A key whose allowance the operator changed gets a limiter of the new allowance. This hung
+    /// the request for good until the map entry was let go of before the new one went in.
+    #[tokio::test]
+    async fn a_changed_allowance_takes_effect_at_once() {
+        let limiter = RateLimiter::new();
+        for _ in 0..3 {
+            assert!(limiter.check(1, 600).await.is_ok());
+        }
+        // On a thread of its own, so a check that hangs fails the test instead of hanging it.
+        let limiter = Arc::new(limiter);
+        let (answer, answered) = std::sync::mpsc::channel();
+        let checking = limiter.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let _ = answer.send(runtime.block_on(checking.check(1, 1)).is_ok());
+        });
+        assert_eq!(answered.recv_timeout(Duration::from_secs(5)), Ok(true), "a fresh allowance of one, at once");
+        assert!(limiter.check(1, 1).await.is_err(), "and no more");
     }
 
     #[tokio::test]
