@@ -8,6 +8,7 @@
 //! * `synchronous=FULL`: a commit returns only after the WAL is on disk, so an acknowledged order
 //!   survives power loss.
 
+mod auth_cache;
 mod fulfilment;
 mod rows;
 mod sql;
@@ -46,6 +47,7 @@ const MIGRATIONS: &[Migration] = &[
         name: "ledger_by_reference",
         sql: include_str!("../../migrations/sqlite/0008_ledger_by_reference.sql"),
     },
+    Migration { version: 9, name: "auth_epoch", sql: include_str!("../../migrations/sqlite/0009_auth_epoch.sql") },
 ];
 
 /// How to open the SQLite store.
@@ -85,6 +87,7 @@ pub struct SqliteStore {
     currency: Currency,
     writer: writer::Writer,
     readers: Arc<Readers>,
+    auth_cache: auth_cache::AuthCache,
 }
 
 /// Maps SQLite errors to what the caller should do: "unavailable" for anything about the file,
@@ -241,7 +244,7 @@ impl SqliteStore {
             options.wal_restart_frames,
             options.busy_timeout,
         );
-        Ok(Self { path, currency, writer, readers })
+        Ok(Self { path, currency, writer, readers, auth_cache: Default::default() })
     }
 
     pub fn path(&self) -> &Path {
@@ -423,7 +426,7 @@ impl Store for SqliteStore {
     }
 
     async fn auth_record(&self, api_key: &str) -> StoreResult<Option<AuthRecord>> {
-        self.read(|c| sql::auth_record(c, api_key))
+        self.read(|c| self.auth_cache.auth_record(c, api_key))
     }
 
     async fn set_api_key_status(&self, api_key: &str, status: KeyStatus) -> StoreResult<ApiKeyRecord> {

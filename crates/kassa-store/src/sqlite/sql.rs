@@ -246,11 +246,15 @@ fn api_key_by_value(conn: &Connection, api_key: &str) -> StoreResult<Option<ApiK
         .map_err(map_err)
 }
 
-pub fn auth_record(conn: &Connection, api_key: &str) -> StoreResult<Option<AuthRecord>> {
+/// A key's record, with the authentication epoch of the snapshot it was read in (see
+/// `AuthCache`). Everything in it but the balance comes from `api_keys` and `customers`, whose
+/// every change moves the epoch (migration 9): a column from any other table here would need a
+/// trigger there too.
+pub fn auth_record(conn: &Connection, api_key: &str) -> StoreResult<Option<(i64, AuthRecord)>> {
     // Every signed request runs this: the statement text is built once, not per call.
     static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
-            "SELECT {KEY_COLUMNS}, k.secret_sealed, c.status, w.balance
+            "SELECT {KEY_COLUMNS}, k.secret_sealed, c.status, w.balance, (SELECT n FROM auth_epoch)
              FROM api_keys k LEFT JOIN customers c ON c.id = k.customer_id
              LEFT JOIN wallets w ON w.customer_id = k.customer_id WHERE k.api_key = ?1"
         )
@@ -259,15 +263,24 @@ pub fn auth_record(conn: &Connection, api_key: &str) -> StoreResult<Option<AuthR
         .and_then(|mut s| {
             s.query_row([api_key], |row| {
                 let status: Option<String> = row.get(9)?;
-                Ok(AuthRecord {
+                let record = AuthRecord {
                     key: rows::api_key(row)?,
                     secret_sealed: row.get(8)?,
                     customer_status: status.and_then(|s| s.parse().ok()),
                     wallet_balance: row.get::<_, Option<i64>>(10)?.map(Minor),
-                })
+                };
+                Ok((row.get(11)?, record))
             })
             .optional()
         })
+        .map_err(map_err)
+}
+
+/// The authentication epoch and the customer's wallet balance (`None` if the wallet is gone), in
+/// one snapshot: what a request whose key record is cached still reads.
+pub fn auth_epoch_and_balance(conn: &Connection, customer: CustomerId) -> StoreResult<(i64, Option<Minor>)> {
+    conn.prepare_cached("SELECT n, (SELECT balance FROM wallets WHERE customer_id = ?1) FROM auth_epoch WHERE id = 1")
+        .and_then(|mut s| s.query_row([customer.0], |row| Ok((row.get(0)?, row.get::<_, Option<i64>>(1)?.map(Minor)))))
         .map_err(map_err)
 }
 

@@ -1,5 +1,6 @@
 //! Every authentication error of the BuyShazam dialect, through real signed HTTP requests.
 
+use kassa_client::RawResponse;
 use kassa_core::crypto::MasterKey;
 use kassa_store::{CustomerStatus, KeyStatus};
 
@@ -19,6 +20,7 @@ backend_tests!(
     rate_limit_answers_429_with_retry_after,
     an_address_that_keeps_failing_authentication_is_turned_away,
     disabled_customer_is_not_found,
+    changes_made_beside_the_server_reach_the_next_request,
     undecryptable_secret_is_an_auth_error,
     unsigned_endpoints_answer_without_auth,
     unknown_routes_and_methods_use_the_envelope,
@@ -190,6 +192,95 @@ async fn disabled_customer_is_not_found(backend: Backend) {
     assert_error(&account.signer().get("/api/v1/balance").send().await, 404, "customer_not_found");
     server.store.set_customer_status(account.customer, CustomerStatus::Active).await.unwrap();
     assert_eq!(account.signer().get("/api/v1/balance").send().await.status, 200);
+}
+
+/// Changes made in SQL on another connection, as another process or an operator at a database
+/// shell would, reach the very next request, though the request before read the same key: the
+/// SQLite store keeps key records between requests and must notice every such change.
+async fn changes_made_beside_the_server_reach_the_next_request(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let account = server.customer("10").await;
+    let balance = || async { account.signer().get("/api/v1/balance").send().await };
+    let key = &account.key.api_key;
+    let balance_is = |response: &RawResponse| response.json().unwrap()["balance"].as_f64();
+    assert_eq!(balance_is(&balance().await), Some(10.0));
+
+    server
+        .db
+        .execute_sql(&format!("UPDATE wallets SET balance = 1234 WHERE customer_id = {}", account.customer.0))
+        .await;
+    assert_eq!(balance_is(&balance().await), Some(12.34), "the balance is read on every request");
+
+    server.db.execute_sql(&format!("UPDATE api_keys SET allowed_ips = '10.0.0.0/8' WHERE api_key = '{key}'")).await;
+    assert_error(&balance().await, 403, "ip_not_allowed");
+    server.db.execute_sql(&format!("UPDATE api_keys SET allowed_ips = '' WHERE api_key = '{key}'")).await;
+    assert_eq!(balance().await.status, 200);
+
+    server.db.execute_sql(&format!("UPDATE customers SET status = 'disabled' WHERE id = {}", account.customer.0)).await;
+    assert_error(&balance().await, 404, "customer_not_found");
+    server.db.execute_sql(&format!("UPDATE customers SET status = 'active' WHERE id = {}", account.customer.0)).await;
+    assert_eq!(balance().await.status, 200);
+
+    server.db.execute_sql(&format!("UPDATE api_keys SET rate_limit_per_minute = 1 WHERE api_key = '{key}'")).await;
+    assert_eq!(balance().await.status, 200);
+    assert_error(&balance().await, 429, "rate_limited");
+    server.db.execute_sql(&format!("UPDATE api_keys SET rate_limit_per_minute = 600 WHERE api_key = '{key}'")).await;
+
+    // Another key's sealed secret does not open as this key's: the request is refused, not
+    // answered with the secret the server opened before.
+    let other = server.customer("0").await;
+    let other_key = &other.key.api_key;
+    server
+        .db
+        .execute_sql(&format!(
+            "UPDATE api_keys SET secret_sealed = (SELECT secret_sealed FROM api_keys WHERE api_key = '{other_key}')
+             WHERE api_key = '{key}'"
+        ))
+        .await;
+    assert_error(&balance().await, 500, "auth_error");
+
+    server.db.execute_sql(&format!("UPDATE api_keys SET status = 'revoked' WHERE api_key = '{key}'")).await;
+    assert_error(&balance().await, 401, "invalid_api_key");
+    server.db.execute_sql(&format!("DELETE FROM api_keys WHERE api_key = '{other_key}'")).await;
+    assert_error(&other.signer().get("/api/v1/balance").send().await, 401, "invalid_api_key");
+}
+
+/// Every change to any column of `api_keys` or `customers`, and every insert and delete, gives
+/// the authentication epoch a new value (the SQLite store's key records are reused only while it
+/// holds still). Reads the columns from the schema, so a column added later is covered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_every_change_to_keys_and_customers_moves_the_auth_epoch() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let account = server.customer("0").await;
+    let conn = rusqlite::Connection::open(server.db.sqlite_path()).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    let epoch = || conn.query_row("SELECT n FROM auth_epoch", [], |r| r.get::<_, i64>(0)).unwrap();
+    let moves = |what: &str, sql: &str| {
+        let before = epoch();
+        conn.execute_batch(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        assert_ne!(epoch(), before, "{what} left the auth epoch where it was");
+    };
+    for (table, row) in [("api_keys", account.key.id), ("customers", account.customer.0)] {
+        let columns: Vec<String> = conn
+            .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(columns.len() > 5, "{table}: {columns:?}");
+        for column in columns {
+            moves(&format!("{table}.{column}"), &format!("UPDATE {table} SET {column} = {column} WHERE id = {row}"));
+        }
+    }
+    let before = epoch();
+    let other = server.customer("0").await;
+    assert_ne!(epoch(), before, "a new customer and key left the auth epoch where it was");
+    moves("deleting a key", &format!("DELETE FROM api_keys WHERE id = {}", other.key.id));
+    moves(
+        "deleting a customer",
+        &format!("DELETE FROM wallets WHERE customer_id = {0}; DELETE FROM customers WHERE id = {0}", other.customer.0),
+    );
 }
 
 async fn undecryptable_secret_is_an_auth_error(backend: Backend) {
