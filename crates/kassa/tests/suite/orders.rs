@@ -13,6 +13,7 @@ use crate::support::{assert_error, Backend, KeyOptions, ServerOptions, StoreOpti
 backend_tests!(
     an_order_is_charged_and_reads_back_with_the_seed_fields,
     the_same_key_replays_and_a_different_body_conflicts,
+    a_replay_is_answered_though_a_new_order_would_be_refused,
     client_order_ref_is_unique_per_customer,
     malformed_requests_get_their_codes,
     service_rules_get_their_codes,
@@ -117,6 +118,39 @@ async fn the_same_key_replays_and_a_different_body_conflicts(backend: Backend) {
     // Keys are per customer: another customer may use the same key.
     let other = server.customer("10.00").await;
     assert_eq!(other.signer().order(&order_body(service.id, 1000), "same-key").send().await.status, 201);
+}
+
+/// The earlier order's answer comes before every rule a new order must pass: a retry is answered
+/// with the order it placed even when the wallet it emptied, or a service since switched off,
+/// would refuse the same request made afresh. (The SQLite store places an order first and checks
+/// for an earlier one only when that fails: this is the answer it must still give.)
+async fn a_replay_is_answered_though_a_new_order_would_be_refused(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let service = server.service(ServiceKind::Default, "1.00", 1, 10_000).await;
+    let account = server.customer("1.00").await;
+    let signer = account.signer();
+    let first = signer.order(&order_body(service.id, 1000), "only-key").send().await;
+    assert_eq!(first.status, 201, "{}", text(&first));
+    assert_error(
+        &signer.order(&order_body(service.id, 1001), "fresh-key").send().await,
+        402,
+        "insufficient_wallet_balance",
+    );
+
+    let replay = signer.order(&order_body(service.id, 1000), "only-key").send().await;
+    assert_eq!((replay.status, replay.header("idempotent-replayed")), (201, Some("true")), "{}", text(&replay));
+    assert_eq!(replay.body, first.body);
+
+    server.store.update_service(service.id, ServicePatch { active: Some(false), ..Default::default() }).await.unwrap();
+    let replay = signer.order(&order_body(service.id, 1000), "only-key").send().await;
+    assert_eq!((replay.status, replay.header("idempotent-replayed")), (201, Some("true")), "{}", text(&replay));
+    assert_eq!(replay.body, first.body);
+    let changed = signer.order(&order_body(service.id, 999), "only-key").send().await;
+    assert_error(&changed, 409, "duplicate_order");
+
+    assert_eq!(server.store.wallet(account.customer).await.unwrap().balance.0, 0, "charged once");
+    let books = server.store.audit_books().await.unwrap();
+    assert!(books.is_balanced(), "{books:?}");
 }
 
 async fn client_order_ref_is_unique_per_customer(backend: Backend) {
