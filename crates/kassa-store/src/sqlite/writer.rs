@@ -261,16 +261,19 @@ fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> StoreResult<()> {
         let statement = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map_err(super::map_err);
         for job in batch.iter_mut() {
             statement("SAVEPOINT job")?;
-            if job.run(conn) {
+            let succeeded = job.run(conn);
+            // SQLite rolls the whole transaction back on some errors (disk full, I/O). Then the
+            // savepoint and the earlier jobs' work are gone too, and none of them may be
+            // acknowledged: the batch is unavailable (503, retry), asked before the savepoint
+            // is touched, which would fail as an internal error.
+            if conn.is_autocommit() {
+                return Err(StoreError::Unavailable("SQLite aborted the transaction".into()));
+            }
+            if succeeded {
                 statement("RELEASE job")?;
             } else {
                 statement("ROLLBACK TO job")?;
                 statement("RELEASE job")?;
-            }
-            // SQLite rolls the whole transaction back on some errors (disk full, I/O). Then the
-            // earlier jobs' work is gone too, and none of them may be acknowledged.
-            if conn.is_autocommit() {
-                return Err(StoreError::Unavailable("SQLite aborted the transaction".into()));
             }
         }
         let commit = std::time::Instant::now();
@@ -398,14 +401,23 @@ mod tests {
             async move { writer.write(|_| Err::<(), _>(StoreError::Conflict("taken by the job before".into()))).await }
         });
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        // Ends the transaction under the batch, as SQLite does on a disk-full or I/O error.
+        // Ends the transaction under the batch and fails, as a statement does on SQLite's
+        // disk-full or I/O errors.
         let aborts = tokio::spawn({
             let writer = writer.clone();
-            async move { writer.write(|c| c.execute_batch("ROLLBACK").map_err(crate::sqlite::map_err)).await }
+            async move {
+                writer
+                    .write(|c| {
+                        c.execute_batch("ROLLBACK").map_err(crate::sqlite::map_err)?;
+                        Err::<(), _>(StoreError::Internal("database or disk is full".into()))
+                    })
+                    .await
+            }
         });
 
         hold.await.unwrap().unwrap();
         let failure = placed.await.unwrap().expect_err("the batch did not commit");
+        assert!(failure.is_unavailable(), "a batch SQLite aborted answers 503, to be retried: {failure:?}");
         let refusal = refused.await.unwrap();
         assert_eq!(format!("{refusal:?}"), format!("{:?}", Err::<(), _>(failure)), "a refusal outlived its batch");
         assert!(aborts.await.unwrap().is_err());
