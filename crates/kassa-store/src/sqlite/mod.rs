@@ -188,8 +188,11 @@ impl Readers {
             None => self.open()?,
         };
         let result = f(&conn);
+        // A connection still inside a transaction (a read that began one and could not end it)
+        // would answer every later read from its old snapshot, a revoked key's included: it is
+        // closed, which ends the transaction, instead of kept.
         let mut idle = self.idle.lock().expect("reader pool lock");
-        if idle.len() < Self::KEEP_IDLE {
+        if conn.is_autocommit() && idle.len() < Self::KEEP_IDLE {
             idle.push(conn);
         }
         result
@@ -231,6 +234,7 @@ impl SqliteStore {
             }
         }
         let currency = settle_currency(&conn, options.currency.as_ref())?;
+        let auth_cache = auth_cache::AuthCache::for_database(&conn)?;
         let readers =
             Arc::new(Readers { path: path.clone(), busy_timeout: options.busy_timeout, idle: Mutex::new(Vec::new()) });
         tune_writer(&conn).map_err(map_err)?;
@@ -244,7 +248,7 @@ impl SqliteStore {
             options.wal_restart_frames,
             options.busy_timeout,
         );
-        Ok(Self { path, currency, writer, readers, auth_cache: Default::default() })
+        Ok(Self { path, currency, writer, readers, auth_cache })
     }
 
     pub fn path(&self) -> &Path {
@@ -591,5 +595,25 @@ impl Store for SqliteStore {
 
     async fn verification_audit(&self, id: i64) -> StoreResult<Vec<AuditEntry>> {
         self.read_blocking(move |c| sql::verification_audit(c, id)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reader_left_in_a_transaction_is_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("readers.db");
+        let writer = Connection::open(&path).unwrap();
+        writer.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (k INTEGER)").unwrap();
+        let readers = Readers { path, busy_timeout: Duration::from_secs(5), idle: Mutex::new(Vec::new()) };
+        let count = |c: &Connection| c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get::<_, i64>(0)).map_err(map_err);
+
+        // A read that begins a transaction and returns without ending it.
+        readers.read(|c| c.execute_batch("BEGIN; SELECT * FROM t").map_err(map_err)).unwrap();
+        writer.execute("INSERT INTO t (k) VALUES (1)", []).unwrap();
+        assert_eq!(readers.read(count).unwrap(), 1, "a later read saw an old snapshot");
     }
 }

@@ -183,7 +183,10 @@ pub fn ledger(conn: &Connection, id: CustomerId, limit: u32) -> StoreResult<Vec<
 fn one_snapshot<T>(conn: &Connection, read: impl FnOnce() -> StoreResult<T>) -> StoreResult<T> {
     conn.execute_batch("BEGIN").map_err(map_err)?;
     let result = read();
-    let _ = conn.execute_batch("COMMIT");
+    if conn.execute_batch("COMMIT").is_err() {
+        // Never expected for a read; the pool drops a connection still in a transaction anyway.
+        let _ = conn.execute_batch("ROLLBACK");
+    }
     result
 }
 
