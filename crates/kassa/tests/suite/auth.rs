@@ -283,6 +283,22 @@ async fn sqlite_every_change_to_keys_and_customers_moves_the_auth_epoch() {
     );
 }
 
+/// A database without every epoch trigger (a rebuilt table loses its triggers) gets no key records
+/// kept between requests: a store opened on it reads each key afresh, so a change the missing
+/// trigger would have announced still reaches the next lookup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_without_every_epoch_trigger_keys_are_read_afresh() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let account = server.customer("0").await;
+    let key = &account.key.api_key;
+    server.db.execute_sql("DROP TRIGGER api_keys_update_moves_auth_epoch").await;
+    let store = server.db.open(&Default::default()).await;
+    let status = || async { store.auth_record(key).await.unwrap().expect("the key exists").key.status };
+    assert_eq!(status().await, KeyStatus::Active);
+    server.db.execute_sql(&format!("UPDATE api_keys SET status = 'revoked' WHERE api_key = '{key}'")).await;
+    assert_eq!(status().await, KeyStatus::Revoked, "a kept record outlived the change");
+}
+
 async fn undecryptable_secret_is_an_auth_error(backend: Backend) {
     // The server runs with another master key than the one that sealed the secret.
     let options = ServerOptions { server_master_key: Some(MasterKey::generate()), ..Default::default() };
