@@ -22,7 +22,7 @@ use std::time::Duration;
 use deadpool_postgres::Pool;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-use super::{map_pool_err, release, sql};
+use super::{bounded, map_pool_err, release, sql};
 use crate::model::AuthRecord;
 use crate::{StoreError, StoreResult};
 
@@ -46,11 +46,13 @@ pub struct KeyLookups {
 
 impl KeyLookups {
     /// Starts the collector; one query in flight per connection of `pool`. A lookup not answered
-    /// within `wait` is [`StoreError::Unavailable`] (the database hangs rather than refuses).
-    pub fn start(pool: Pool, wait: Duration) -> Self {
+    /// within `wait` is [`StoreError::Unavailable`] (the database hangs rather than refuses). A
+    /// query not answered within `answer_bound` is given up and its connection closed, so that a
+    /// connection cut off without a reset cannot hold a query slot for good.
+    pub fn start(pool: Pool, wait: Duration, answer_bound: Duration) -> Self {
         let (queue, lookups) = mpsc::channel(QUEUE_LEN);
         let slots = Arc::new(Semaphore::new(pool.status().max_size));
-        tokio::spawn(collect(pool, lookups, slots));
+        tokio::spawn(collect(pool, lookups, slots, answer_bound));
         Self { queue, wait }
     }
 
@@ -69,7 +71,7 @@ impl KeyLookups {
 
 /// Takes everything queued (up to [`MAX_BATCH`]) once a query slot is free, so the batches grow
 /// exactly when the database is the bottleneck.
-async fn collect(pool: Pool, mut lookups: mpsc::Receiver<Lookup>, slots: Arc<Semaphore>) {
+async fn collect(pool: Pool, mut lookups: mpsc::Receiver<Lookup>, slots: Arc<Semaphore>, answer_bound: Duration) {
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else { return };
         let Some(first) = lookups.recv().await else { return };
@@ -82,22 +84,26 @@ async fn collect(pool: Pool, mut lookups: mpsc::Receiver<Lookup>, slots: Arc<Sem
         }
         let pool = pool.clone();
         tokio::spawn(async move {
-            answer(&pool, batch).await;
+            answer(&pool, batch, answer_bound).await;
             drop(slot);
         });
     }
 }
 
-async fn answer(pool: &Pool, batch: Vec<Lookup>) {
-    // Concurrent requests often carry the same key: ask for it once, answer each of them.
+async fn answer(pool: &Pool, batch: Vec<Lookup>, answer_bound: Duration) {
+    // Concurrent requests often carry the same key: ask for it once, answer each of them. A
+    // request that stopped waiting (its own time limit) is not asked for.
     let mut waiting: HashMap<String, Vec<Reply>> = HashMap::with_capacity(batch.len());
-    for lookup in batch {
+    for lookup in batch.into_iter().filter(|lookup| !lookup.reply.is_closed()) {
         waiting.entry(lookup.api_key).or_default().push(lookup.reply);
+    }
+    if waiting.is_empty() {
+        return;
     }
     let keys: Vec<&str> = waiting.keys().map(String::as_str).collect();
     let found = match pool.get().await.map_err(map_pool_err) {
         Ok(client) => {
-            let found = sql::auth_records(&client, &keys).await;
+            let found = bounded(answer_bound, sql::auth_records(&client, &keys)).await;
             release(found, client)
         }
         Err(error) => Err(error),

@@ -199,6 +199,7 @@ impl PostgresStore {
         let keys = keys::KeyLookups::start(
             build_pool(&options, key_connections, true)?,
             options.acquire_timeout + options.statement_timeout,
+            options.answer_bound(),
         );
         Ok(Self { pool, currency, description, options, orders, keys })
     }

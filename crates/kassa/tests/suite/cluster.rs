@@ -392,6 +392,58 @@ async fn postgres_that_hangs_mid_top_up_fails_within_the_bound_and_the_retry_cre
     assert_eq!(store.wallet(customer).await.unwrap().balance, Minor(10_500), "credited once");
 }
 
+/// A key lookup whose connection stops answering for good (its backend stopped: the connection
+/// stays open and nothing comes back, as when a network path drops without a reset) is given up
+/// within the answer bound and its connection closed. With a single lookup slot, later lookups
+/// used to wait behind the lost one, and fail, for as long as the process ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_key_lookup_lost_on_its_connection_frees_its_slot() {
+    use kassa_store::postgres::{PostgresOptions, PostgresStore};
+    use kassa_store::{Store, StoreError};
+
+    let postgres = OwnPostgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    let env = KassaEnv::migrated_on(&postgres, dir.path(), &[]);
+    let seeded = env.seed("100.00", "1.00", 1_000_000);
+    let mut options = PostgresOptions::new(postgres.url());
+    options.pool_size = 4; // a quarter of it, one connection and one query slot, for key lookups
+    options.acquire_timeout = Duration::from_millis(300);
+    options.statement_timeout = Duration::from_millis(300);
+    let store = PostgresStore::open(options).await.unwrap();
+    assert!(store.auth_record(&seeded.api_key).await.unwrap().is_some());
+
+    // The backend that answered: the only one whose last query was the batched lookup.
+    let (admin, connection) = tokio_postgres::connect(&postgres.url(), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let backends = admin
+        .query("SELECT pid FROM pg_stat_activity WHERE query LIKE '%unnest(%' AND pid <> pg_backend_pid()", &[])
+        .await
+        .unwrap();
+    let pids: Vec<i32> = backends.iter().map(|row| row.get(0)).collect();
+    assert_eq!(pids.len(), 1, "lookup backends: {pids:?}");
+    struct Stopped(String);
+    impl Drop for Stopped {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("kill").args(["-CONT", &self.0]).status();
+        }
+    }
+    let stopped = Stopped(pids[0].to_string());
+    assert!(std::process::Command::new("kill").args(["-STOP", &stopped.0]).status().unwrap().success());
+
+    let lost = store.auth_record(&seeded.api_key).await;
+    assert!(matches!(lost, Err(StoreError::Unavailable(_))), "{lost:?}");
+    // The bound is twice the statement timeout; then a new connection answers.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match store.auth_record(&seeded.api_key).await {
+            Ok(found) => break assert!(found.is_some()),
+            Err(error) => assert!(Instant::now() < deadline, "lookups stay stuck behind the lost one: {error}"),
+        }
+    }
+    drop(stopped);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_serve_refuses_an_unmigrated_or_newer_schema() {
     let db = TestDb::new(Backend::Postgres).await;
