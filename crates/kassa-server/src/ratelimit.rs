@@ -49,8 +49,8 @@ struct Local {
 
 impl Local {
     fn check(&self, key_id: i64, per_minute: NonZeroU32) -> Result<(), Duration> {
-        // The map's entry is let go of before anything is inserted: a `Ref` held across the
-        // insert (as a `match` on `get` holds it) deadlocks its shard.
+        // The map's `Ref` is let go of at the end of this statement: one held across another call
+        // on the map (as a `match` on `get` holds it) deadlocks its shard.
         let kept = self.limiters.get(&key_id).filter(|entry| entry.0 == per_minute.get()).map(|entry| entry.clone());
         let limiter = match kept {
             Some(limiter) => limiter,
@@ -58,9 +58,19 @@ impl Local {
                 if self.limiters.len() >= MAX_TRACKED {
                     self.limiters.clear();
                 }
-                let fresh = Arc::new((per_minute.get(), Gcra::direct(Quota::per_minute(per_minute))));
-                self.limiters.insert(key_id, fresh.clone());
-                fresh
+                // One entry for the lookup and the insert, so first requests of a key racing
+                // each other share one limiter instead of each getting a fresh allowance.
+                let fresh = || Arc::new((per_minute.get(), Gcra::direct(Quota::per_minute(per_minute))));
+                let entry = self
+                    .limiters
+                    .entry(key_id)
+                    .and_modify(|kept| {
+                        if kept.0 != per_minute.get() {
+                            *kept = fresh();
+                        }
+                    })
+                    .or_insert_with(fresh);
+                entry.value().clone()
             }
         };
         limiter.1.check().map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
@@ -69,6 +79,7 @@ impl Local {
 
 struct Shared {
     client: redis::Client,
+    /// The connection once made (a handle to one multiplexed connection, cloned per request).
     connection: Mutex<Option<redis::aio::ConnectionManager>>,
     script: redis::Script,
     /// Milliseconds since `epoch` before which Redis is not tried.
@@ -78,22 +89,33 @@ struct Shared {
 }
 
 impl Shared {
-    async fn connection(&self) -> Result<redis::aio::ConnectionManager, String> {
+    /// The connection to Redis, made by this request if there is none yet. Requests arriving
+    /// while one connects wait for that attempt (a reachable Redis answers in a millisecond, and
+    /// the limit stays cluster-wide); `None` if it failed meanwhile: they do not each try again,
+    /// one after another, at the cost of a whole connect timeout apiece.
+    async fn connection(&self) -> Result<Option<redis::aio::ConnectionManager>, String> {
         let mut slot = self.connection.lock().await;
         if let Some(connection) = slot.as_ref() {
-            return Ok(connection.clone());
+            return Ok(Some(connection.clone()));
+        }
+        if !self.available() {
+            return Ok(None);
         }
         let connection =
             tokio::time::timeout(REDIS_TIMEOUT * 2, redis::aio::ConnectionManager::new(self.client.clone()))
                 .await
-                .map_err(|_| "connecting to Redis timed out".to_string())?
-                .map_err(|e| e.to_string())?;
+                .map_err(|_| "connecting to Redis timed out".to_string())
+                .and_then(|made| made.map_err(|e| e.to_string()))
+                // Marked before the lock is let go of, so that no waiter tries again at once.
+                .inspect_err(|error| self.failed(error))?;
         *slot = Some(connection.clone());
-        Ok(connection)
+        Ok(Some(connection))
     }
 
-    async fn check(&self, key_id: i64, per_minute: NonZeroU32) -> Result<Result<(), Duration>, String> {
-        let mut connection = self.connection().await?;
+    /// The verdict of the shared limit; `None` if the attempt to connect that this request waited
+    /// for failed (the local limiter answers).
+    async fn check(&self, key_id: i64, per_minute: NonZeroU32) -> Result<Option<Result<(), Duration>>, String> {
+        let Some(mut connection) = self.connection().await? else { return Ok(None) };
         let interval_us = 60_000_000u64 / u64::from(per_minute.get());
         let tolerance_us = interval_us * u64::from(per_minute.get() - 1);
         let mut invocation = self.script.key(format!("kassa:ratelimit:{key_id}"));
@@ -102,7 +124,7 @@ impl Shared {
             .await
             .map_err(|_| "Redis did not answer in time".to_string())?
             .map_err(|e| e.to_string())?;
-        Ok(if wait_us == 0 { Ok(()) } else { Err(Duration::from_micros(wait_us)) })
+        Ok(Some(if wait_us == 0 { Ok(()) } else { Err(Duration::from_micros(wait_us)) }))
     }
 
     fn available(&self) -> bool {
@@ -164,10 +186,11 @@ impl RateLimiter {
         let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
         if let Some(shared) = self.shared.as_ref().filter(|s| s.available()) {
             match shared.check(key_id, per_minute).await {
-                Ok(verdict) => {
+                Ok(Some(verdict)) => {
                     shared.succeeded();
                     return verdict;
                 }
+                Ok(None) => {}
                 Err(error) => shared.failed(&error),
             }
         }
@@ -297,6 +320,54 @@ mod tests {
         }
         assert!(limiter.check(7, 2).await.is_err(), "the local limiter still limits");
         assert!(started.elapsed() < Duration::from_secs(2), "a down Redis costs at most one timeout per second");
+    }
+
+    /// A Redis that takes connections but never answers: each attempt to connect costs the whole
+    /// connect timeout. Requests arriving during one attempt share its failure and are limited
+    /// locally; they used to each make an attempt of their own after it, one after another.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn requests_do_not_queue_behind_a_redis_that_never_answers() {
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("redis://{}", silent.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let held: Vec<_> = silent.incoming().collect();
+            drop(held);
+        });
+        let limiter = Arc::new(RateLimiter::with_redis(&url).unwrap());
+        let started = Instant::now();
+        let requests: Vec<_> = (0..20)
+            .map(|key| {
+                let limiter = limiter.clone();
+                tokio::spawn(async move { limiter.check(key, 600).await })
+            })
+            .collect();
+        for request in requests {
+            assert!(request.await.unwrap().is_ok(), "limited locally, within the allowance");
+        }
+        let waited = started.elapsed();
+        assert!(waited < REDIS_TIMEOUT * 2 + Duration::from_millis(700), "20 requests took {waited:?}");
+    }
+
+    /// The first requests of a key, racing each other, draw on one allowance.
+    #[test]
+    fn racing_first_requests_of_a_key_share_one_allowance() {
+        let local = Arc::new(Local::default());
+        for key in 0..200 {
+            let start = Arc::new(std::sync::Barrier::new(4));
+            let allowed: usize = (0..4)
+                .map(|_| {
+                    let (local, start) = (local.clone(), start.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        local.check(key, NonZeroU32::MIN).is_ok()
+                    })
+                })
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|thread| thread.join().unwrap() as usize)
+                .sum();
+            assert_eq!(allowed, 1, "key {key}: an allowance of one let {allowed} through");
+        }
     }
 
     #[test]
