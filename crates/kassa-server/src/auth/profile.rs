@@ -143,14 +143,15 @@ impl<L: BodyLimit> FromRequest<AppState> for ProfileSigned<L> {
             return Err(ProfileError::too_large(limit));
         }
 
-        let key = find_key(state, api_key).await.map_err(|failure| match failure {
+        let key_failure = |failure| match failure {
             KeyFailure::Invalid => {
                 failed(state, &parts);
                 ProfileError::unauthorized(messages::INVALID_API_KEY)
             }
             KeyFailure::Store(e) => ProfileError::from_store(e),
             KeyFailure::Secret(e) => ProfileError::internal(format!("API secret of a key does not open: {e}")),
-        })?;
+        };
+        let key = find_key(state, api_key).await.map_err(key_failure)?;
 
         let budget = if L::BUDGETED {
             // Reserve what the body may take before reading it: its declared length, or the
@@ -181,7 +182,13 @@ impl<L: BodyLimit> FromRequest<AppState> for ProfileSigned<L> {
             return Err(ProfileError::unauthorized(messages::INVALID_SIGNATURE));
         }
 
-        admit(state, &parts, &key.record).await.map_err(|refusal| match refusal {
+        // An upload may take minutes to arrive: its key is looked up again once it has, so that a
+        // key revoked, or a customer disabled, meanwhile is refused as on its next request.
+        let record = match L::BUDGETED {
+            true => find_key(state, api_key).await.map_err(key_failure)?.record,
+            false => key.record,
+        };
+        admit(state, &parts, &record).await.map_err(|refusal| match refusal {
             Refusal::CustomerDisabled => ProfileError::new(StatusCode::FORBIDDEN, messages::ACCOUNT_DISABLED),
             Refusal::IpNotAllowed => ProfileError::new(StatusCode::FORBIDDEN, messages::IP_NOT_ALLOWED),
             Refusal::RateLimited { retry_after_secs } => ProfileError::new(
@@ -190,6 +197,6 @@ impl<L: BodyLimit> FromRequest<AppState> for ProfileSigned<L> {
             )
             .retry_after(retry_after_secs),
         })?;
-        Ok(ProfileSigned { key: key.record.key, body, budget, limit: PhantomData })
+        Ok(ProfileSigned { key: record.key, body, budget, limit: PhantomData })
     }
 }

@@ -18,6 +18,7 @@ backend_tests!(
     concurrent_submissions_file_exactly_one,
     documents_are_typed_by_their_bytes_not_their_names,
     oversized_documents_and_bodies_are_refused_with_bounded_memory,
+    a_key_revoked_while_its_upload_arrives_is_refused,
 );
 
 fn submission(extra: Value) -> Value {
@@ -311,6 +312,40 @@ async fn raw_verify(server: &TestServer, account: &Account, framing: &str, strea
     let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
     (status, body)
+}
+
+/// The key of an upload is looked up when its head arrives, and again once its body has: an upload
+/// may take minutes, and a key revoked meanwhile must not file it.
+async fn a_key_revoked_while_its_upload_arrives_is_refused(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let account = server.customer("0").await;
+    let body = serde_json::to_vec(&submission(json!({}))).unwrap();
+    let timestamp = decimal_now();
+    let signature = profile_signature(&account.secret, &timestamp, "POST", "/profile/verify", &body);
+    let head = format!(
+        "POST /profile/verify HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nBB-ACCESS-KEY: {}\r\n\
+         BB-ACCESS-SIGN: {signature}\r\nBB-ACCESS-TIMESTAMP: {timestamp}\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n",
+        server.addr,
+        account.key.api_key,
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let (first, rest) = body.split_at(body.len() / 2);
+    stream.write_all(&[head.as_bytes(), first].concat()).await.unwrap();
+    // The server has the head, has looked the key up, and waits for the rest of the body.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    server.store.set_api_key_status(&account.key.api_key, kassa_store::KeyStatus::Revoked).await.unwrap();
+    stream.write_all(rest).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .expect("answered within 10 s")
+        .unwrap();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 401") && text.contains("Invalid Api Key"), "{text}");
+    let mine = kassa_store::VerificationFilter { customer_id: Some(account.customer), limit: 10, ..Default::default() };
+    assert!(server.store.list_verifications(mine).await.unwrap().is_empty(), "a revoked key filed a submission");
 }
 
 async fn oversized_documents_and_bodies_are_refused_with_bounded_memory(backend: Backend) {
