@@ -2,7 +2,9 @@
 //!
 //! * Alone, each process limits on its own (governor, one limiter per key).
 //! * With Redis (`--redis-url`), every node shares one limit per key: the GCRA state lives in
-//!   Redis and is read, checked and advanced by one atomic Lua script, on Redis's clock.
+//!   Redis and is read, checked and advanced by one atomic Lua script, on Redis's clock. It is
+//!   kept under a digest of the API key itself (unique across deployments, and not the key),
+//!   not under the key's row id, which another deployment sharing the Redis has too.
 //! * If Redis fails, requests are still served: the node falls back to its local limiter, warns
 //!   once, skips Redis for a second at a time instead of paying a timeout per request, and says
 //!   so again when Redis is back.
@@ -18,8 +20,12 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter as Gcra};
 use tokio::sync::Mutex;
 
-/// Local limiters kept at most; a full table is cleared rather than grown (a leak or an attack).
+/// Local limiters kept at most. A full table first lets go of the limiters of keys idle for a
+/// minute (whose allowance is whole again, so a fresh limiter is the same); if that is not
+/// enough (a leak or an attack), it is cleared rather than grown.
 const MAX_TRACKED: usize = 100_000;
+/// After a minute without requests a per-minute allowance is whole again.
+const IDLE_AFTER: Duration = Duration::from_secs(60);
 /// Longest a Redis round trip may take before the request uses the local limiter.
 const REDIS_TIMEOUT: Duration = Duration::from_millis(150);
 /// After a Redis failure, how long to use the local limiter before trying Redis again.
@@ -42,30 +48,58 @@ redis.call('SET', KEYS[1], string.format('%d', next_tat), 'PX', math.ceil((next_
 return 0
 ";
 
-#[derive(Default)]
+/// One key's local limiter.
+struct Kept {
+    per_minute: u32,
+    limiter: DefaultDirectRateLimiter,
+    /// Milliseconds since the table's `epoch` at the key's last request.
+    last_used_ms: AtomicU64,
+}
+
 struct Local {
-    limiters: DashMap<i64, Arc<(u32, DefaultDirectRateLimiter)>>,
+    limiters: DashMap<i64, Arc<Kept>>,
+    epoch: Instant,
+    max_tracked: usize,
+    idle_after: Duration,
+}
+
+impl Default for Local {
+    fn default() -> Self {
+        Self { limiters: DashMap::new(), epoch: Instant::now(), max_tracked: MAX_TRACKED, idle_after: IDLE_AFTER }
+    }
 }
 
 impl Local {
     fn check(&self, key_id: i64, per_minute: NonZeroU32) -> Result<(), Duration> {
+        let now_ms = self.epoch.elapsed().as_millis() as u64;
         // The map's `Ref` is let go of at the end of this statement: one held across another call
         // on the map (as a `match` on `get` holds it) deadlocks its shard.
-        let kept = self.limiters.get(&key_id).filter(|entry| entry.0 == per_minute.get()).map(|entry| entry.clone());
-        let limiter = match kept {
-            Some(limiter) => limiter,
+        let kept =
+            self.limiters.get(&key_id).filter(|kept| kept.per_minute == per_minute.get()).map(|kept| kept.clone());
+        let kept = match kept {
+            Some(kept) => kept,
             None => {
-                if self.limiters.len() >= MAX_TRACKED {
-                    self.limiters.clear();
+                if self.limiters.len() >= self.max_tracked {
+                    let idle_before = now_ms.saturating_sub(self.idle_after.as_millis() as u64);
+                    self.limiters.retain(|_, kept| kept.last_used_ms.load(Ordering::Relaxed) > idle_before);
+                    if self.limiters.len() >= self.max_tracked {
+                        self.limiters.clear();
+                    }
                 }
                 // One entry for the lookup and the insert, so first requests of a key racing
                 // each other share one limiter instead of each getting a fresh allowance.
-                let fresh = || Arc::new((per_minute.get(), Gcra::direct(Quota::per_minute(per_minute))));
+                let fresh = || {
+                    Arc::new(Kept {
+                        per_minute: per_minute.get(),
+                        limiter: Gcra::direct(Quota::per_minute(per_minute)),
+                        last_used_ms: AtomicU64::new(now_ms),
+                    })
+                };
                 let entry = self
                     .limiters
                     .entry(key_id)
                     .and_modify(|kept| {
-                        if kept.0 != per_minute.get() {
+                        if kept.per_minute != per_minute.get() {
                             *kept = fresh();
                         }
                     })
@@ -73,7 +107,8 @@ impl Local {
                 entry.value().clone()
             }
         };
-        limiter.1.check().map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+        kept.last_used_ms.store(now_ms, Ordering::Relaxed);
+        kept.limiter.check().map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 }
 
@@ -114,11 +149,11 @@ impl Shared {
 
     /// The verdict of the shared limit; `None` if the attempt to connect that this request waited
     /// for failed (the local limiter answers).
-    async fn check(&self, key_id: i64, per_minute: NonZeroU32) -> Result<Option<Result<(), Duration>>, String> {
+    async fn check(&self, api_key: &str, per_minute: NonZeroU32) -> Result<Option<Result<(), Duration>>, String> {
         let Some(mut connection) = self.connection().await? else { return Ok(None) };
         let interval_us = 60_000_000u64 / u64::from(per_minute.get());
         let tolerance_us = interval_us * u64::from(per_minute.get() - 1);
-        let mut invocation = self.script.key(format!("kassa:ratelimit:{key_id}"));
+        let mut invocation = self.script.key(redis_key(api_key));
         invocation.arg(interval_us).arg(tolerance_us);
         let wait_us: u64 = tokio::time::timeout(REDIS_TIMEOUT, invocation.invoke_async(&mut connection))
             .await
@@ -144,6 +179,14 @@ impl Shared {
             tracing::info!("Redis rate limiter is back; limits are cluster-wide again");
         }
     }
+}
+
+/// Where key `api_key`'s shared state lives in Redis: 128 bits of its SHA-256, in hex.
+fn redis_key(api_key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(api_key.as_bytes());
+    let hex: String = digest[..16].iter().map(|byte| format!("{byte:02x}")).collect();
+    format!("kassa:ratelimit:{hex}")
 }
 
 /// The limiter every request goes through.
@@ -180,12 +223,12 @@ impl RateLimiter {
         self.shared.is_some()
     }
 
-    /// Takes one request from key `key_id`'s allowance; `Err` carries how long until the next
-    /// request would be allowed.
-    pub async fn check(&self, key_id: i64, per_minute: u32) -> Result<(), Duration> {
+    /// Takes one request from the allowance of the key `api_key` (row `key_id`); `Err` carries
+    /// how long until the next request would be allowed.
+    pub async fn check(&self, key_id: i64, api_key: &str, per_minute: u32) -> Result<(), Duration> {
         let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
         if let Some(shared) = self.shared.as_ref().filter(|s| s.available()) {
-            match shared.check(key_id, per_minute).await {
+            match shared.check(api_key, per_minute).await {
                 Ok(Some(verdict)) => {
                     shared.succeeded();
                     return verdict;
@@ -282,12 +325,12 @@ mod tests {
     async fn allows_a_burst_of_the_limit_then_refuses() {
         let limiter = RateLimiter::new();
         for _ in 0..3 {
-            assert!(limiter.check(1, 3).await.is_ok());
+            assert!(limiter.check(1, "key-1", 3).await.is_ok());
         }
-        let wait = limiter.check(1, 3).await.unwrap_err();
+        let wait = limiter.check(1, "key-1", 3).await.unwrap_err();
         assert!(wait > Duration::ZERO && wait <= Duration::from_secs(20));
         // Other keys are not affected.
-        assert!(limiter.check(2, 3).await.is_ok());
+        assert!(limiter.check(2, "key-2", 3).await.is_ok());
     }
 
     /// A key whose allowance the operator changed gets a limiter of the new allowance. This hung
@@ -296,7 +339,7 @@ mod tests {
     async fn a_changed_allowance_takes_effect_at_once() {
         let limiter = RateLimiter::new();
         for _ in 0..3 {
-            assert!(limiter.check(1, 600).await.is_ok());
+            assert!(limiter.check(1, "key-1", 600).await.is_ok());
         }
         // On a thread of its own, so a check that hangs fails the test instead of hanging it.
         let limiter = Arc::new(limiter);
@@ -304,10 +347,10 @@ mod tests {
         let checking = limiter.clone();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-            let _ = answer.send(runtime.block_on(checking.check(1, 1)).is_ok());
+            let _ = answer.send(runtime.block_on(checking.check(1, "key-1", 1)).is_ok());
         });
         assert_eq!(answered.recv_timeout(Duration::from_secs(5)), Ok(true), "a fresh allowance of one, at once");
-        assert!(limiter.check(1, 1).await.is_err(), "and no more");
+        assert!(limiter.check(1, "key-1", 1).await.is_err(), "and no more");
     }
 
     #[tokio::test]
@@ -316,9 +359,9 @@ mod tests {
         let limiter = RateLimiter::with_redis("redis://127.0.0.1:1").unwrap();
         let started = Instant::now();
         for _ in 0..2 {
-            assert!(limiter.check(7, 2).await.is_ok());
+            assert!(limiter.check(7, "key-7", 2).await.is_ok());
         }
-        assert!(limiter.check(7, 2).await.is_err(), "the local limiter still limits");
+        assert!(limiter.check(7, "key-7", 2).await.is_err(), "the local limiter still limits");
         assert!(started.elapsed() < Duration::from_secs(2), "a down Redis costs at most one timeout per second");
     }
 
@@ -338,7 +381,7 @@ mod tests {
         let requests: Vec<_> = (0..20)
             .map(|key| {
                 let limiter = limiter.clone();
-                tokio::spawn(async move { limiter.check(key, 600).await })
+                tokio::spawn(async move { limiter.check(key, &format!("key-{key}"), 600).await })
             })
             .collect();
         for request in requests {
@@ -346,6 +389,24 @@ mod tests {
         }
         let waited = started.elapsed();
         assert!(waited < REDIS_TIMEOUT * 2 + Duration::from_millis(700), "20 requests took {waited:?}");
+    }
+
+    /// A full table lets go of idle keys' limiters only: a busy key keeps its state, where
+    /// clearing the table gave it a whole allowance again.
+    #[test]
+    fn a_full_table_keeps_the_limiters_of_busy_keys() {
+        let local = Local { max_tracked: 10, idle_after: Duration::from_millis(100), ..Local::default() };
+        let one = NonZeroU32::MIN;
+        assert!(local.check(1, one).is_ok());
+        for key in 2..=10 {
+            assert!(local.check(key, one).is_ok());
+        }
+        std::thread::sleep(Duration::from_millis(150));
+        assert!(local.check(1, one).is_err(), "key 1 used its allowance");
+        // The table is full: keys 2 to 10 have been idle, key 1 has not.
+        assert!(local.check(11, one).is_ok());
+        assert!(local.check(1, one).is_err(), "key 1's state was kept");
+        assert_eq!(local.limiters.len(), 2);
     }
 
     /// The first requests of a key, racing each other, draw on one allowance.

@@ -123,7 +123,7 @@ pub async fn admit(state: &AppState, parts: &Parts, record: &AuthRecord) -> Resu
     }
     state
         .limiter
-        .check(record.key.id, record.key.rate_limit_per_minute)
+        .check(record.key.id, &record.key.api_key, record.key.rate_limit_per_minute)
         .await
         .map_err(|wait| Refusal::RateLimited { retry_after_secs: retry_secs(wait) })
 }

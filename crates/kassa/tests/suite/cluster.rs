@@ -185,6 +185,25 @@ async fn postgres_redis_limits_a_key_across_nodes() {
     assert!(ok_alone >= 120, "without Redis each node allows its own 60: {ok_alone}");
 }
 
+/// Two deployments sharing one Redis, each with its own database and so with key rows of the same
+/// ids, keep their limits apart: the shared state is kept under the API key, not its row id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployments_sharing_a_redis_keep_their_limits_apart() {
+    let with_redis = || crate::support::ServerOptions {
+        config: kassa_server::ServerConfig { redis_url: Some(redis_url()), ..Default::default() },
+        ..Default::default()
+    };
+    let one = TestServer::start_with(Backend::Sqlite, with_redis()).await;
+    let two = TestServer::start_with(Backend::Sqlite, with_redis()).await;
+    let two_a_minute = || crate::support::KeyOptions { rate_limit_per_minute: 2, ..Default::default() };
+    let (a, b) = (one.customer_with("0", two_a_minute()).await, two.customer_with("0", two_a_minute()).await);
+    assert_eq!(a.key.id, b.key.id, "the same row id in both databases");
+    for expected in [200, 200, 429] {
+        assert_eq!(a.signer().get("/api/v1/balance").send().await.status, expected);
+    }
+    assert_eq!(b.signer().get("/api/v1/balance").send().await.status, 200, "the other deployment's key is not limited");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_redis_outage_keeps_serving_and_warns_once() {
     let (db, env) = postgres_env().await;
