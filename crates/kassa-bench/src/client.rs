@@ -24,9 +24,8 @@ pub struct Request {
 /// What came back.
 pub struct Answer {
     pub status: u16,
-    pub body: Bytes,
-    /// For a newly created order (201, not a replay): its charge.
-    pub created_charge: Option<Decimal>,
+    /// For a newly created order (201, not a replay): its id and its charge.
+    pub created: Option<(String, Decimal)>,
 }
 
 pub struct Connection {
@@ -66,9 +65,9 @@ impl Connection {
         let status = response.status().as_u16();
         let replayed = response.headers().contains_key("idempotent-replayed");
         let body = response.into_body().collect().await?.to_bytes();
-        let created_charge = (request.is_order && status == 201 && !replayed)
-            .then(|| serde_json::from_slice::<Created>(&body).ok().map(|c| c.order.charge.decimal()))
+        let created = (request.is_order && status == 201 && !replayed)
+            .then(|| serde_json::from_slice::<Created>(&body).ok().map(|c| (c.order.id, c.order.charge.decimal())))
             .flatten();
-        Ok(Answer { status, body, created_charge })
+        Ok(Answer { status, created })
     }
 }

@@ -85,6 +85,9 @@ pub struct Outcome {
     /// their charges as the server answered them: what the books must show afterwards.
     pub orders_created: u64,
     pub charged: kassa_wire::Amount,
+    /// The ids of those orders, each of which the books must hold (not in the report).
+    #[serde(skip)]
+    pub created_ids: Vec<String>,
     /// Requests that were due but not sent when the time was up (open loop only).
     pub not_sent: u64,
     pub measured_secs: f64,
@@ -97,6 +100,7 @@ struct Stats {
     transport_errors: u64,
     orders_created: u64,
     charged: Decimal,
+    created_ids: Vec<String>,
 }
 
 impl Stats {
@@ -108,13 +112,15 @@ impl Stats {
             transport_errors: 0,
             orders_created: 0,
             charged: Decimal::ZERO,
+            created_ids: Vec::new(),
         }
     }
 
     fn record(&mut self, answer: &client::Answer, latency: Duration, measured: bool) {
-        if let Some(charge) = answer.created_charge {
+        if let Some((id, charge)) = &answer.created {
             self.orders_created += 1;
             self.charged += charge;
+            self.created_ids.push(id.clone());
         }
         if measured {
             self.histogram.saturating_record(latency.as_micros().max(1) as u64);
@@ -122,14 +128,15 @@ impl Stats {
         }
     }
 
-    fn merge(&mut self, other: &Stats) {
+    fn merge(&mut self, other: Stats) {
         self.histogram.add(&other.histogram).expect("histograms with the same bounds merge");
-        for (status, count) in &other.statuses {
-            *self.statuses.entry(*status).or_default() += count;
+        for (status, count) in other.statuses {
+            *self.statuses.entry(status).or_default() += count;
         }
         self.transport_errors += other.transport_errors;
         self.orders_created += other.orders_created;
         self.charged += other.charged;
+        self.created_ids.extend(other.created_ids);
     }
 }
 
@@ -175,6 +182,7 @@ pub async fn run(plan: Plan) -> Result<Outcome, BenchError> {
         transport_errors: stats.transport_errors,
         orders_created: stats.orders_created,
         charged: kassa_wire::Amount(stats.charged),
+        created_ids: stats.created_ids,
         not_sent,
         measured_secs: measured,
     })
@@ -214,7 +222,7 @@ async fn closed_loop(plan: &Arc<Plan>, measure_from: Instant, end: Instant) -> R
     }
     let mut total = Stats::new();
     while let Some(done) = clients.join_next().await {
-        total.merge(&done.expect("a load client does not panic"));
+        total.merge(done.expect("a load client does not panic"));
     }
     Ok(total)
 }

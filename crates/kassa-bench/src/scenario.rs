@@ -162,20 +162,10 @@ impl Generator {
 
     /// Remembers the orders this client created, for the status reads of `mixed`.
     pub fn learn(&mut self, answer: &Answer) {
-        if self.scenario == Scenario::Mixed && answer.created_charge.is_some() {
-            #[derive(serde::Deserialize)]
-            struct Id {
-                order: OrderId,
-            }
-            #[derive(serde::Deserialize)]
-            struct OrderId {
-                id: String,
-            }
-            if let Ok(created) = serde_json::from_slice::<Id>(&answer.body) {
-                let ids = &mut self.accounts[self.last_account].order_ids;
-                if ids.len() < 1000 {
-                    ids.push(created.order.id);
-                }
+        if let (Scenario::Mixed, Some((id, _))) = (self.scenario, &answer.created) {
+            let ids = &mut self.accounts[self.last_account].order_ids;
+            if ids.len() < 1000 {
+                ids.push(id.clone());
             }
         }
     }

@@ -2,7 +2,7 @@
 //! against a real `kassa serve`, with the books checked afterwards. The real figures come from
 //! `scripts/bench.sh` (BENCHMARKS.md).
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::support::process::KassaEnv;
 use crate::support::{Backend, TestDb};
@@ -43,6 +43,7 @@ async fn a_short_benchmark_balances_its_books(backend: Backend) {
             assert_eq!(books["ok"], true, "{scenario}: {books}");
             assert!(books["answered_created"].as_u64().unwrap() > 0);
             assert_eq!(books["answered_created"], books["orders_in_database"]);
+            assert_eq!((&books["duplicate_ids"], &books["missing_ids"]), (&json!(0), &json!(0)), "{books}");
             assert_eq!(books["charged"], books["debited"]);
         }
     }

@@ -132,7 +132,7 @@ pub async fn run(global: &GlobalArgs, args: BenchArgs) -> Result<()> {
         let (rss_sampled, rss_peak) = server.memory_mib();
         let books = if scenario.places_orders() {
             let after = books::snapshot(store.as_ref(), &seeded.customers).await?;
-            Some(books::check(store.as_ref(), before, after, outcome.orders_created, outcome.charged).await?)
+            Some(books::check(&store, before, after, &outcome).await?)
         } else {
             None
         };
