@@ -280,6 +280,12 @@ async fn run_lane(pool: Pool, mut jobs: mpsc::Receiver<Job>, max_batch: usize, m
             }
             batch
         };
+        // An order whose request stopped waiting (timed out, answered 503 "retry") is not
+        // placed behind that answer.
+        batch.retain(|job| !job.reply.is_closed());
+        if batch.is_empty() {
+            continue;
+        }
         // Wallet rows are locked in customer order by every lane and node, which keeps
         // concurrent batches from deadlocking on each other's wallets.
         batch.sort_by_key(|job| job.item.customer_id);

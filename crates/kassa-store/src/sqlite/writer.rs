@@ -31,6 +31,10 @@ trait Job: Send {
     fn run(&mut self, conn: &Connection) -> bool;
     /// Delivers the job's result, or `failure` if the batch did not commit.
     fn finish(self: Box<Self>, failure: Option<StoreError>);
+    /// Whether nobody waits for the result any more (the request timed out and was answered
+    /// 503, or its client went away): such a job is dropped before it runs, so that what the
+    /// caller was told, "not done, retry", stays true.
+    fn abandoned(&self) -> bool;
 }
 
 struct TypedJob<F, T> {
@@ -63,6 +67,10 @@ where
         };
         // The caller may have gone away (client disconnected); the work is committed regardless.
         let _ = self.reply.send(result);
+    }
+
+    fn abandoned(&self) -> bool {
+        self.reply.is_closed()
     }
 }
 
@@ -162,6 +170,10 @@ fn run(
                 Ok(job) => batch.push(job),
                 Err(_) => break,
             }
+        }
+        batch.retain(|job| !job.abandoned());
+        if batch.is_empty() {
+            continue;
         }
         stats.batches.fetch_add(1, Ordering::Relaxed);
         stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
@@ -359,6 +371,52 @@ mod tests {
         eprintln!("started over past 500 frames: WAL {bounded} bytes, database {database} bytes, {restarts} restarts");
         assert!(restarts > 0, "the WAL was never started over");
         assert!(bounded * 2 < unbounded, "the WAL reached {bounded} bytes (never started over: {unbounded})");
+    }
+
+    /// A write whose caller stopped waiting before it ran (a request that timed out, answered
+    /// 503 "retry") is not run: nothing is done behind an answer that said it was not.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_nobody_waits_for_any_more_is_not_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("abandoned.db");
+        let conn = open(&path);
+        conn.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY)").unwrap();
+        let writer = Writer::start(conn, open(&path), 64, 1024, i64::MAX, std::time::Duration::from_secs(5));
+        let insert = |k: i64| {
+            move |c: &Connection| c.execute("INSERT INTO t (k) VALUES (?1)", [k]).map_err(crate::sqlite::map_err)
+        };
+        let (started, running) = tokio::sync::oneshot::channel();
+        let hold = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                writer
+                    .write(move |c| {
+                        let _ = started.send(());
+                        std::thread::sleep(std::time::Duration::from_millis(300));
+                        insert(1)(c)
+                    })
+                    .await
+            }
+        });
+        running.await.unwrap();
+        // Queued behind the holding job, then given up on by its caller.
+        let given_up = tokio::spawn({
+            let writer = writer.clone();
+            async move { writer.write(insert(2)).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        given_up.abort();
+        let _ = given_up.await;
+        hold.await.unwrap().unwrap();
+        writer.write(insert(3)).await.unwrap();
+        let rows: Vec<i64> = open(&path)
+            .prepare("SELECT k FROM t ORDER BY k")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows, [1, 3], "the abandoned write ran");
     }
 
     /// When a batch does not commit, no job of it keeps a definite answer: not even a refusal,
