@@ -10,7 +10,7 @@ use crate::model::{
     ActionRefusal, DeliveryAttempt, DeliveryState, LedgerEntry, LedgerKind, NewLedgerEntry, NewProvider, OrderRecord,
     ProviderKind, ServiceRecord, StatusChange, Submission, Upstream,
 };
-use crate::StoreError;
+use crate::{StoreError, StoreResult};
 
 /// What a status change does to an order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +25,19 @@ pub struct ChangePlan {
 /// The answer to enabling or disabling a revoked key.
 pub fn revoked_stays_revoked() -> StoreError {
     StoreError::Invalid("a revoked key stays revoked; create a new key".into())
+}
+
+/// Whether an order in review may be sent to its provider again: not if the provider's answer
+/// that it accepted the order came in after the order went to review (its id is kept then), or
+/// the provider would get it twice.
+pub fn may_requeue(current: &OrderRecord) -> StoreResult<()> {
+    match &current.provider_order_id {
+        Some(provider_order_id) => Err(StoreError::Invalid(format!(
+            "the provider accepted order {} as {provider_order_id}; attach it with that id instead of sending it again",
+            current.id
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Whether an operator's change may refund an order where its provider stands now (read in

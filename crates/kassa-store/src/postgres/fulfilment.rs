@@ -202,6 +202,7 @@ pub async fn resolve_review(
             apply_change(tx, currency, &current, &change, Some((Upstream::Submitted, None)), now).await
         }
         Resolution::Requeue => {
+            rules::may_requeue(&current)?;
             let row = tx
                 .query_one(
                     &format!(

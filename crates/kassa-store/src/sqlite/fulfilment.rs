@@ -197,6 +197,7 @@ pub fn resolve_review(
             apply_change(conn, currency, &current, &change, Some((Upstream::Submitted, None)), now)
         }
         Resolution::Requeue => {
+            rules::may_requeue(&current)?;
             conn.execute(
                 "UPDATE orders SET upstream = 'queued', attempts = 0, next_attempt_at = ?2, last_error = NULL,
                                    claimed_until = NULL, updated_at = ?2

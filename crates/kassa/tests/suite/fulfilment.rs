@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use kassa_core::{OrderId, OrderStatus};
 use kassa_provider_sim::{Control, Fault, Outcome};
-use kassa_store::{OrderFilter, OrderRecord, Resolution, StatusChange, Upstream};
+use kassa_store::{OrderFilter, OrderRecord, Resolution, StatusChange, StoreError, Upstream};
 use serde_json::json;
 
 use crate::support::fulfilment::{eventually, quick_simulator, quick_worker, SIM_KEY};
@@ -208,6 +208,12 @@ async fn a_provider_that_cannot_be_reached_is_retried_then_reviewed(backend: Bac
     assert_eq!(reviewed.attempts, 2, "bounded: the third failed attempt sent it to review");
     worker.stop().await;
     assert_eq!(account.client().balance().await.unwrap().balance.to_string(), "9.00", "no automatic refund");
+
+    // Not once the provider's late answer says it has the order: that would send it twice.
+    server.db.execute_sql(&format!("UPDATE orders SET provider_order_id = '77' WHERE id = '{id}'")).await;
+    let refused = server.store.resolve_review(&id, Resolution::Requeue).await.unwrap_err();
+    assert!(matches!(&refused, StoreError::Invalid(m) if m.contains("attach")), "{refused:?}");
+    server.db.execute_sql(&format!("UPDATE orders SET provider_order_id = NULL WHERE id = '{id}'")).await;
 
     // The operator may send it again: the bounded attempts start over.
     let requeued = server.store.resolve_review(&id, Resolution::Requeue).await.unwrap();
