@@ -373,18 +373,20 @@ mod tests {
         assert!(bounded * 2 < unbounded, "the WAL reached {bounded} bytes (never started over: {unbounded})");
     }
 
-    /// A write whose caller stopped waiting before it ran (a request that timed out, answered
-    /// 503 "retry") is not run: nothing is done behind an answer that said it was not.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_write_nobody_waits_for_any_more_is_not_run() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("abandoned.db");
+    /// Inserts `k` into the test table `t`.
+    fn insert(k: i64) -> impl FnOnce(&Connection) -> crate::StoreResult<usize> + Send {
+        move |c: &Connection| c.execute("INSERT INTO t (k) VALUES (?1)", [k]).map_err(crate::sqlite::map_err)
+    }
+
+    /// A writer on a fresh table `t` in `dir`, busy for 300 ms with a job inserting 1 (the
+    /// returned task), so that writes made meanwhile queue for the next batch.
+    async fn held_writer(
+        dir: &std::path::Path,
+    ) -> (Writer, std::path::PathBuf, tokio::task::JoinHandle<crate::StoreResult<usize>>) {
+        let path = dir.join("held.db");
         let conn = open(&path);
         conn.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY)").unwrap();
         let writer = Writer::start(conn, open(&path), 64, 1024, i64::MAX, std::time::Duration::from_secs(5));
-        let insert = |k: i64| {
-            move |c: &Connection| c.execute("INSERT INTO t (k) VALUES (?1)", [k]).map_err(crate::sqlite::map_err)
-        };
         let (started, running) = tokio::sync::oneshot::channel();
         let hold = tokio::spawn({
             let writer = writer.clone();
@@ -399,6 +401,15 @@ mod tests {
             }
         });
         running.await.unwrap();
+        (writer, path, hold)
+    }
+
+    /// A write whose caller stopped waiting before it ran (a request that timed out, answered
+    /// 503 "retry") is not run: nothing is done behind an answer that said it was not.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_nobody_waits_for_any_more_is_not_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, path, hold) = held_writer(dir.path()).await;
         // Queued behind the holding job, then given up on by its caller.
         let given_up = tokio::spawn({
             let writer = writer.clone();
@@ -426,29 +437,8 @@ mod tests {
         use crate::StoreError;
 
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("batch.db");
-        let conn = open(&path);
-        conn.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY)").unwrap();
-        let writer = Writer::start(conn, open(&path), 64, 1024, i64::MAX, std::time::Duration::from_secs(5));
-        let insert = |k: i64| {
-            move |c: &Connection| c.execute("INSERT INTO t (k) VALUES (?1)", [k]).map_err(crate::sqlite::map_err)
-        };
-
         // Holds the writer so that the three jobs below are queued together into the next batch.
-        let (started, running) = tokio::sync::oneshot::channel();
-        let hold = tokio::spawn({
-            let writer = writer.clone();
-            async move {
-                writer
-                    .write(move |c| {
-                        let _ = started.send(());
-                        std::thread::sleep(std::time::Duration::from_millis(300));
-                        insert(1)(c)
-                    })
-                    .await
-            }
-        });
-        running.await.unwrap();
+        let (writer, path, hold) = held_writer(dir.path()).await;
         let placed = tokio::spawn({
             let writer = writer.clone();
             async move { writer.write(insert(2)).await }
