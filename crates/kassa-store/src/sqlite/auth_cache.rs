@@ -44,19 +44,11 @@ impl AuthCache {
     /// A cache for the database `conn` is open on, or a pass-through if its epoch triggers are
     /// not all in place.
     pub(super) fn for_database(conn: &Connection) -> StoreResult<Self> {
-        let mut missing = Vec::new();
-        for name in EPOCH_TRIGGERS {
-            let present: bool = conn
-                .query_row(
-                    "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?1)",
-                    [name],
-                    |r| r.get(0),
-                )
-                .map_err(super::map_err)?;
-            if !present {
-                missing.push(name);
-            }
-        }
+        let present: std::collections::HashSet<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(super::map_err)?;
+        let missing: Vec<&str> = EPOCH_TRIGGERS.into_iter().filter(|name| !present.contains(*name)).collect();
         if !missing.is_empty() {
             tracing::warn!(
                 ?missing,
