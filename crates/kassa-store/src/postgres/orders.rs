@@ -291,15 +291,10 @@ async fn run_lane(pool: Pool, mut jobs: mpsc::Receiver<Job>, max_batch: usize, m
         batch.sort_by_key(|job| job.item.customer_id);
         let items = Json(batch.iter().map(|job| &job.item).collect::<Vec<_>>());
         match place_batch(&pool, &items, max_attempts, bound).await {
-            Ok(outcomes) if outcomes.len() == batch.len() => {
+            // One outcome per item, in the items' order (`in_item_order`).
+            Ok(outcomes) => {
                 for (job, outcome) in batch.into_iter().zip(outcomes) {
                     let _ = job.reply.send(Ok(outcome));
-                }
-            }
-            Ok(outcomes) => {
-                let error = StoreError::Internal(format!("{} outcomes for {} orders", outcomes.len(), batch.len()));
-                for job in batch {
-                    let _ = job.reply.send(Err(error.clone()));
                 }
             }
             // The database refused the call as a whole, so nothing of it committed: one order
@@ -360,7 +355,9 @@ async fn place_batch(
                 .await
                 .map_err(map_err)?;
             let rows = client.query(&stmt, &[items, &now_millis()]).await.map_err(map_err)?;
-            rows.iter().map(outcome).collect::<StoreResult<Vec<_>>>()
+            let answers =
+                rows.iter().map(|row| Ok((row.get("item"), outcome(row)?))).collect::<StoreResult<Vec<_>>>()?;
+            in_item_order(answers, items.0.len())
         };
         let result = bounded(bound, placing).await;
         match result {
@@ -372,6 +369,26 @@ async fn place_batch(
             other => return other,
         }
     }
+}
+
+/// The outcomes in the order of the items, each placed by the `item` (position) its row names:
+/// an answer is never given to another order than the one it is about.
+fn in_item_order(answers: impl IntoIterator<Item = (i32, Outcome)>, items: usize) -> StoreResult<Vec<Outcome>> {
+    let mut outcomes = vec![None; items];
+    for (item, outcome) in answers {
+        match usize::try_from(item).ok().and_then(|i| outcomes.get_mut(i)) {
+            Some(slot @ None) => *slot = Some(outcome),
+            _ => {
+                return Err(StoreError::Internal(format!(
+                    "kassa_place_orders answered item {item} of {items} twice or out of range"
+                )))
+            }
+        }
+    }
+    outcomes
+        .into_iter()
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| StoreError::Internal(format!("kassa_place_orders left some of {items} items unanswered")))
 }
 
 fn outcome(row: &tokio_postgres::Row) -> StoreResult<Outcome> {
@@ -390,4 +407,23 @@ fn outcome(row: &tokio_postgres::Row) -> StoreResult<Outcome> {
         "race" => Outcome::Race,
         other => return Err(StoreError::Internal(format!("unknown outcome {other:?} from kassa_place_orders"))),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_go_to_the_item_they_name() {
+        let answers = [(2, Outcome::Replay), (0, Outcome::NoWallet), (1, Outcome::Race)];
+        assert_eq!(in_item_order(answers, 3).unwrap(), [Outcome::NoWallet, Outcome::Race, Outcome::Replay]);
+        for wrong in [
+            vec![(0, Outcome::Replay)],
+            vec![(0, Outcome::Replay), (0, Outcome::Race)],
+            vec![(0, Outcome::Replay), (2, Outcome::Race)],
+        ] {
+            assert!(matches!(in_item_order(wrong.clone(), 2), Err(StoreError::Internal(_))), "{wrong:?}");
+        }
+        assert!(in_item_order([(-1, Outcome::Replay)], 1).is_err());
+    }
 }
