@@ -221,8 +221,11 @@ async fn attempt(store: &dyn Store, vault: &Vault, config: &WebhookConfig, job: 
         .open(&job.secret_sealed, &secret_context(job.customer_id.0, &job.url))
         .map_err(|e| format!("the secret does not open: {e}"))
         .and_then(|bytes| String::from_utf8(bytes).map_err(|_| "the secret is not text".to_string()));
+    // One bound for the whole attempt, name resolution included, so it ends inside its lease.
     let outcome = match &secret {
-        Ok(secret) => deliver(&job, secret, config).await,
+        Ok(secret) => tokio::time::timeout(config.timeout, deliver(&job, secret, config))
+            .await
+            .unwrap_or_else(|_| Err(format!("no answer within {:?}", config.timeout))),
         Err(e) => Err(e.clone()),
     };
     let attempts_done = job.delivery.attempts as usize + 1;
@@ -237,8 +240,13 @@ async fn attempt(store: &dyn Store, vault: &Vault, config: &WebhookConfig, job: 
         Err(error) => DeliveryAttempt { status: None, error: Some(error), delivered: false, retry_at },
     };
     let delivered = attempt.delivered;
-    match store.record_delivery(job.delivery.id, attempt).await {
-        Ok(record) => tracing::debug!(delivery = record.id, state = %record.state, delivered, "webhook attempt"),
+    match store.record_delivery(job.delivery.id, job.claimed_until, attempt).await {
+        Ok(Some(record)) => tracing::debug!(delivery = record.id, state = %record.state, delivered, "webhook attempt"),
+        Ok(None) => tracing::warn!(
+            delivery = job.delivery.id,
+            delivered,
+            "a webhook attempt outlasted its claim; the delivery's newer state is kept"
+        ),
         Err(e) => tracing::error!(delivery = job.delivery.id, error = %e, "recording a webhook attempt failed"),
     }
 }

@@ -113,19 +113,30 @@ pub trait Store: Send + Sync + 'static {
     async fn providers(&self) -> StoreResult<Vec<ProviderRecord>>;
     /// Turns submissions whose worker vanished into `needs_review`, then claims up to `limit` due
     /// queued orders as `submitting` for `lease`.
-    async fn claim_submissions(&self, limit: u32, lease: Duration) -> StoreResult<Vec<OrderRecord>>;
-    /// Records what the provider said to a submission; an accepted order is polled from `poll_at`.
+    async fn claim_submissions(&self, limit: u32, lease: Duration) -> StoreResult<Claimed>;
+    /// Records what the provider said to a submission made under the claim leased until
+    /// `claimed_until`; an accepted order is polled from `poll_at`. A claim that is gone only leaves
+    /// a note (and an accepting provider's id), see [`rules::SubmissionFate`].
     async fn record_submission(
         &self,
         id: &OrderId,
+        claimed_until: Millis,
         submission: Submission,
         poll_at: Millis,
     ) -> StoreResult<OrderRecord>;
     /// Claims up to `limit` submitted orders due for a status check within `ahead` (checking a
     /// little early lets one provider call cover more orders), pushing their next check past `lease`.
-    async fn claim_polls(&self, limit: u32, ahead: Duration, lease: Duration) -> StoreResult<Vec<OrderRecord>>;
-    /// Applies a provider's status report (refunding once if it is final) and schedules the next check.
-    async fn record_poll(&self, id: &OrderId, change: StatusChange, next_poll_at: Millis) -> StoreResult<OrderRecord>;
+    async fn claim_polls(&self, limit: u32, ahead: Duration, lease: Duration) -> StoreResult<Claimed>;
+    /// Applies a provider's status report made under the claim leased until `claimed_until`
+    /// (refunding once if it is final) and schedules the next check; a report under a claim that
+    /// is gone changes nothing.
+    async fn record_poll(
+        &self,
+        id: &OrderId,
+        claimed_until: Millis,
+        change: StatusChange,
+        next_poll_at: Millis,
+    ) -> StoreResult<OrderRecord>;
     async fn resolve_review(&self, id: &OrderId, resolution: Resolution) -> StoreResult<OrderRecord>;
 
     // Webhooks
@@ -133,7 +144,14 @@ pub trait Store: Send + Sync + 'static {
     async fn webhooks(&self, customer: Option<CustomerId>) -> StoreResult<Vec<WebhookRecord>>;
     async fn delete_webhook(&self, customer: Option<CustomerId>, id: i64) -> StoreResult<()>;
     async fn claim_deliveries(&self, limit: u32, lease: Duration) -> StoreResult<Vec<DeliveryJob>>;
-    async fn record_delivery(&self, id: i64, attempt: DeliveryAttempt) -> StoreResult<DeliveryRecord>;
+    /// Records an attempt made under the claim in [`DeliveryJob::claimed_until`]; `None` when that
+    /// claim ran out and another attempt (or an operator's replay) has the delivery now.
+    async fn record_delivery(
+        &self,
+        id: i64,
+        claimed_until: Millis,
+        attempt: DeliveryAttempt,
+    ) -> StoreResult<Option<DeliveryRecord>>;
     async fn deliveries(&self, filter: DeliveryFilter) -> StoreResult<Vec<DeliveryRecord>>;
     async fn replay_delivery(&self, id: i64) -> StoreResult<DeliveryRecord>;
 }

@@ -305,6 +305,14 @@ pub struct OrderRecord {
     pub last_error: Option<String>,
 }
 
+/// The orders one claim took, all leased until `until`; what is found out about them is recorded
+/// under that lease, so that a worker that outlasted it cannot undo a newer decision.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub until: Millis,
+    pub orders: Vec<OrderRecord>,
+}
+
 /// The status every order is created with; a replayed creation answer shows this status.
 pub const INITIAL_ORDER_STATUS: OrderStatus = OrderStatus::Pending;
 
@@ -622,6 +630,9 @@ pub struct DeliveryJob {
     pub customer_id: CustomerId,
     pub url: String,
     pub secret_sealed: Vec<u8>,
+    /// The claim's lease: the attempt is recorded only while the delivery is still leased until
+    /// exactly this time (a later claim leases it later).
+    pub claimed_until: Millis,
 }
 
 /// The result of one delivery attempt.

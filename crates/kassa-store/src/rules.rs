@@ -7,8 +7,8 @@ use kassa_core::validation::MAX_QUANTITY;
 use kassa_core::{Minor, OrderStatus};
 
 use crate::model::{
-    ActionRefusal, DeliveryAttempt, DeliveryState, LedgerEntry, LedgerKind, NewLedgerEntry, NewProvider, OrderRecord,
-    ProviderKind, ServiceRecord, StatusChange, Submission, Upstream,
+    ActionRefusal, DeliveryAttempt, DeliveryState, LedgerEntry, LedgerKind, Millis, NewLedgerEntry, NewProvider,
+    OrderRecord, ProviderKind, ServiceRecord, StatusChange, Submission, Upstream,
 };
 use crate::{StoreError, StoreResult};
 
@@ -189,6 +189,38 @@ pub fn accepted_id(submission: &Submission) -> Option<&str> {
     match submission {
         Submission::Accepted { provider_order_id } => Some(provider_order_id),
         _ => None,
+    }
+}
+
+/// How a submission's outcome is recorded, given the claim it was made under.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SubmissionFate {
+    /// The order is still `submitting` under this very claim: the outcome decides its state.
+    Apply,
+    /// The claim is gone (it ran out and the order went to review, or was sent again under a
+    /// newer claim, or an operator decided): the outcome is only noted, and an accepting
+    /// provider's id kept, so that the order is not sent again.
+    Late,
+    /// Under this claim, but a late answer of an earlier attempt says the provider already took
+    /// the order: an operator must decide, whatever this attempt says (the provider may hold it twice).
+    Review(String),
+}
+
+pub fn submission_fate(
+    current: &OrderRecord,
+    current_claim: Option<Millis>,
+    made_under: Millis,
+    submission: &Submission,
+) -> SubmissionFate {
+    if current.upstream != Upstream::Submitting || current_claim != Some(made_under) {
+        return SubmissionFate::Late;
+    }
+    match (&current.provider_order_id, accepted_id(submission)) {
+        (Some(earlier), now) if now != Some(earlier.as_str()) => SubmissionFate::Review(format!(
+            "the provider accepted an earlier attempt as {earlier} after its claim ran out; this attempt: {submission:?}. \
+             Cancel any duplicate at the provider, then attach the order to the one that stays"
+        )),
+        _ => SubmissionFate::Apply,
     }
 }
 

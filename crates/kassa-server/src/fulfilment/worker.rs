@@ -106,14 +106,15 @@ async fn submit_round(store: &Arc<dyn Store>, providers: &Arc<Providers>, config
             return 0;
         }
     };
-    let count = claimed.len();
+    let (count, claimed_until) = (claimed.orders.len(), claimed.until);
     let mut running = JoinSet::new();
-    for order in claimed {
+    for order in claimed.orders {
         let (store, providers, config) = (store.clone(), providers.clone(), config.clone());
         running.spawn(async move {
             let submission = submit(&providers, &config, &order).await;
             let id = order.id.clone();
-            match store.record_submission(&id, submission.clone(), millis_after(config.poll_interval)).await {
+            let poll_at = millis_after(config.poll_interval);
+            match store.record_submission(&id, claimed_until, submission.clone(), poll_at).await {
                 Ok(recorded) => tracing::info!(order = %id, upstream = %recorded.upstream, "submission recorded"),
                 // The lease will run out and the order go to review: nothing is sent twice.
                 Err(e) => tracing::error!(order = %id, error = %e, ?submission, "recording a submission failed"),
@@ -167,7 +168,7 @@ async fn poll_round(store: &Arc<dyn Store>, providers: &Arc<Providers>, config: 
         }
     };
     let mut by_provider: HashMap<i64, Vec<OrderRecord>> = HashMap::new();
-    for order in claimed {
+    for order in claimed.orders {
         if let (Some(provider), Some(_)) = (order.provider_id, &order.provider_order_id) {
             by_provider.entry(provider).or_default().push(order);
         }
@@ -208,7 +209,8 @@ async fn poll_round(store: &Arc<dyn Store>, providers: &Arc<Providers>, config: 
                     }
                     None => StatusChange::default(),
                 };
-                if let Err(e) = store.record_poll(&order.id, change, millis_after(config.poll_interval)).await {
+                let next_poll_at = millis_after(config.poll_interval);
+                if let Err(e) = store.record_poll(&order.id, claimed.until, change, next_poll_at).await {
                     tracing::error!(order = %order.id, error = %e, "recording a status report failed");
                 }
             }

@@ -8,7 +8,7 @@ use super::map_err;
 use super::rows::{self, ORDER_COLUMNS, PROVIDER_COLUMNS};
 use super::sql::{apply_change, order_for_update, service};
 use crate::model::*;
-use crate::rules;
+use crate::rules::{self, SubmissionFate};
 use crate::{StoreError, StoreResult};
 
 pub async fn create_provider(tx: &impl GenericClient, new: &NewProvider, now: Millis) -> StoreResult<ProviderRecord> {
@@ -65,25 +65,37 @@ pub async fn claim_submissions(
     rows.iter().map(rows::order).collect()
 }
 
+/// Records what the provider said to the submission made under the claim that leased the order
+/// until `claimed_until` (see [`rules::submission_fate`]).
 pub async fn record_submission(
     tx: &impl GenericClient,
     currency: &Currency,
     id: &OrderId,
+    claimed_until: Millis,
     submission: &Submission,
     poll_at: Millis,
     now: Millis,
 ) -> StoreResult<OrderRecord> {
     let current = order_for_update(tx, None, id).await?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))?;
-    if current.upstream != Upstream::Submitting {
-        let note = format!("submission outcome after the order left 'submitting': {submission:?}");
-        tx.execute(
-            "UPDATE orders SET last_error = $2, provider_order_id = COALESCE(provider_order_id, $3), updated_at = $4
-             WHERE id = $1",
-            &[&id.as_str(), &note, &rules::accepted_id(submission), &now],
-        )
-        .await
-        .map_err(map_err)?;
-        return order_for_update(tx, None, id).await?.ok_or_else(|| StoreError::NotFound(format!("order {id}")));
+    let current_claim: Option<Millis> =
+        tx.query_one("SELECT claimed_until FROM orders WHERE id = $1", &[&id.as_str()]).await.map_err(map_err)?.get(0);
+    match rules::submission_fate(&current, current_claim, claimed_until, submission) {
+        SubmissionFate::Apply => {}
+        SubmissionFate::Late => {
+            let note = format!("submission outcome after its claim ended: {submission:?}");
+            tx.execute(
+                "UPDATE orders SET last_error = $2, provider_order_id = COALESCE(provider_order_id, $3), updated_at = $4
+                 WHERE id = $1",
+                &[&id.as_str(), &note, &rules::accepted_id(submission), &now],
+            )
+            .await
+            .map_err(map_err)?;
+            return order_for_update(tx, None, id).await?.ok_or_else(|| StoreError::NotFound(format!("order {id}")));
+        }
+        SubmissionFate::Review(reason) => {
+            let review = Some((Upstream::NeedsReview, Some(reason.as_str())));
+            return apply_change(tx, currency, &current, &StatusChange::default(), review, now).await;
+        }
     }
     match submission {
         Submission::Accepted { provider_order_id } => {
@@ -153,12 +165,15 @@ pub async fn record_poll(
     tx: &impl GenericClient,
     currency: &Currency,
     id: &OrderId,
+    claimed_until: Millis,
     change: &StatusChange,
     next_poll_at: Millis,
     now: Millis,
 ) -> StoreResult<OrderRecord> {
     let current = order_for_update(tx, None, id).await?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))?;
-    if current.upstream != Upstream::Submitted {
+    // A report made under a claim that is gone (it ran out and a newer check took over, or the
+    // order left 'submitted') is older than what decides the order now: it changes nothing.
+    if current.upstream != Upstream::Submitted || current.next_attempt_at != Some(claimed_until) {
         return Ok(current);
     }
     tx.execute("UPDATE orders SET next_attempt_at = $2 WHERE id = $1", &[&id.as_str(), &next_poll_at])

@@ -542,28 +542,42 @@ impl Store for PostgresStore {
         read!(self, c => fulfilment::providers(&c))
     }
 
-    async fn claim_submissions(&self, limit: u32, lease: Duration) -> StoreResult<Vec<OrderRecord>> {
+    async fn claim_submissions(&self, limit: u32, lease: Duration) -> StoreResult<Claimed> {
         let now = now_millis();
-        in_transaction!(self, tx => fulfilment::claim_submissions(&tx, limit, now + lease.as_millis() as i64, now))
+        let until = now + lease.as_millis() as i64;
+        let orders = in_transaction!(self, tx => fulfilment::claim_submissions(&tx, limit, until, now))?;
+        Ok(Claimed { until, orders })
     }
 
     async fn record_submission(
         &self,
         id: &OrderId,
+        claimed_until: Millis,
         submission: Submission,
         poll_at: Millis,
     ) -> StoreResult<OrderRecord> {
-        in_transaction!(self, tx => fulfilment::record_submission(&tx, &self.currency, id, &submission, poll_at, now_millis()))
+        in_transaction!(self, tx => {
+            fulfilment::record_submission(&tx, &self.currency, id, claimed_until, &submission, poll_at, now_millis())
+        })
     }
 
-    async fn claim_polls(&self, limit: u32, ahead: Duration, lease: Duration) -> StoreResult<Vec<OrderRecord>> {
+    async fn claim_polls(&self, limit: u32, ahead: Duration, lease: Duration) -> StoreResult<Claimed> {
         let now = now_millis();
         let (due_by, lease_until) = (now + ahead.as_millis() as i64, now + lease.as_millis() as i64);
-        in_transaction!(self, tx => fulfilment::claim_polls(&tx, limit, lease_until, due_by))
+        let orders = in_transaction!(self, tx => fulfilment::claim_polls(&tx, limit, lease_until, due_by))?;
+        Ok(Claimed { until: lease_until, orders })
     }
 
-    async fn record_poll(&self, id: &OrderId, change: StatusChange, next_poll_at: Millis) -> StoreResult<OrderRecord> {
-        in_transaction!(self, tx => fulfilment::record_poll(&tx, &self.currency, id, &change, next_poll_at, now_millis()))
+    async fn record_poll(
+        &self,
+        id: &OrderId,
+        claimed_until: Millis,
+        change: StatusChange,
+        next_poll_at: Millis,
+    ) -> StoreResult<OrderRecord> {
+        in_transaction!(self, tx => {
+            fulfilment::record_poll(&tx, &self.currency, id, claimed_until, &change, next_poll_at, now_millis())
+        })
     }
 
     async fn resolve_review(&self, id: &OrderId, resolution: Resolution) -> StoreResult<OrderRecord> {
@@ -587,8 +601,13 @@ impl Store for PostgresStore {
         in_transaction!(self, tx => webhooks::claim_deliveries(&tx, limit, now + lease.as_millis() as i64, now))
     }
 
-    async fn record_delivery(&self, id: i64, attempt: DeliveryAttempt) -> StoreResult<DeliveryRecord> {
-        in_transaction!(self, tx => webhooks::record_delivery(&tx, id, &attempt, now_millis()))
+    async fn record_delivery(
+        &self,
+        id: i64,
+        claimed_until: Millis,
+        attempt: DeliveryAttempt,
+    ) -> StoreResult<Option<DeliveryRecord>> {
+        in_transaction!(self, tx => webhooks::record_delivery(&tx, id, claimed_until, &attempt, now_millis()))
     }
 
     async fn deliveries(&self, filter: DeliveryFilter) -> StoreResult<Vec<DeliveryRecord>> {

@@ -144,30 +144,42 @@ pub async fn claim_deliveries(
             customer_id: CustomerId(endpoint.get(2)),
             url: endpoint.get(0),
             secret_sealed: endpoint.get(1),
+            claimed_until: lease_until,
         });
     }
     Ok(jobs)
 }
 
+/// Records an attempt made under the claim that leased the delivery until `claimed_until`; `None`
+/// when that claim is gone (see the SQLite store's `record_delivery`).
 pub async fn record_delivery(
     tx: &impl GenericClient,
     id: i64,
+    claimed_until: Millis,
     attempt: &DeliveryAttempt,
     now: Millis,
-) -> StoreResult<DeliveryRecord> {
+) -> StoreResult<Option<DeliveryRecord>> {
     let state = rules::delivery_state_after(attempt);
     let row = tx
         .query_opt(
             &format!(
                 "UPDATE webhook_deliveries SET attempts = attempts + 1, state = $2, next_attempt_at = $3,
                                                last_status = $4, last_error = $5, updated_at = $6
-                 WHERE id = $1 RETURNING {DELIVERY_COLUMNS}"
+                 WHERE id = $1 AND state = 'pending' AND next_attempt_at = $7 RETURNING {DELIVERY_COLUMNS}"
             ),
-            &[&id, &state.as_str(), &attempt.retry_at, &attempt.status.map(i32::from), &attempt.error, &now],
+            &[
+                &id,
+                &state.as_str(),
+                &attempt.retry_at,
+                &attempt.status.map(i32::from),
+                &attempt.error,
+                &now,
+                &claimed_until,
+            ],
         )
         .await
         .map_err(map_err)?;
-    row.as_ref().map(rows::delivery).transpose()?.ok_or_else(|| StoreError::NotFound(format!("delivery {id}")))
+    row.as_ref().map(rows::delivery).transpose()
 }
 
 /// A page of deliveries, newest first: `$1` the limit, then the endpoint, state and customer

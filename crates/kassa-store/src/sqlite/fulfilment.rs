@@ -8,7 +8,7 @@ use super::map_err;
 use super::rows::{self, ORDER_COLUMNS, PROVIDER_COLUMNS};
 use super::sql::{apply_change, order};
 use crate::model::*;
-use crate::rules;
+use crate::rules::{self, SubmissionFate};
 use crate::{StoreError, StoreResult};
 
 pub fn create_provider(conn: &Connection, new: &NewProvider, now: Millis) -> StoreResult<ProviderRecord> {
@@ -72,26 +72,39 @@ pub fn claim_submissions(
     )
 }
 
+/// Records what the provider said to the submission made under the claim that leased the order
+/// until `claimed_until` (see [`rules::submission_fate`]).
 pub fn record_submission(
     conn: &Connection,
     currency: &Currency,
     id: &OrderId,
+    claimed_until: Millis,
     submission: &Submission,
     poll_at: Millis,
     now: Millis,
 ) -> StoreResult<OrderRecord> {
     let current = order(conn, None, id)?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))?;
-    if current.upstream != Upstream::Submitting {
-        // Someone else decided meanwhile (an operator canceled it): keep what the provider said
-        // for the operator, change nothing else.
-        let note = format!("submission outcome after the order left 'submitting': {submission:?}");
-        conn.execute(
-            "UPDATE orders SET last_error = ?2, provider_order_id = COALESCE(provider_order_id, ?3), updated_at = ?4
-             WHERE id = ?1",
-            params![id.as_str(), note, rules::accepted_id(submission), now],
-        )
+    let current_claim: Option<Millis> = conn
+        .query_row("SELECT claimed_until FROM orders WHERE id = ?1", [id.as_str()], |r| r.get(0))
         .map_err(map_err)?;
-        return order(conn, None, id)?.ok_or_else(|| StoreError::NotFound(format!("order {id}")));
+    match rules::submission_fate(&current, current_claim, claimed_until, submission) {
+        SubmissionFate::Apply => {}
+        SubmissionFate::Late => {
+            // Someone else decided meanwhile (an operator, or the review a lapsed claim leads to):
+            // keep what the provider said for the operator, change nothing else.
+            let note = format!("submission outcome after its claim ended: {submission:?}");
+            conn.execute(
+                "UPDATE orders SET last_error = ?2, provider_order_id = COALESCE(provider_order_id, ?3), updated_at = ?4
+                 WHERE id = ?1",
+                params![id.as_str(), note, rules::accepted_id(submission), now],
+            )
+            .map_err(map_err)?;
+            return order(conn, None, id)?.ok_or_else(|| StoreError::NotFound(format!("order {id}")));
+        }
+        SubmissionFate::Review(reason) => {
+            let review = Some((Upstream::NeedsReview, Some(reason.as_str())));
+            return apply_change(conn, currency, &current, &StatusChange::default(), review, now);
+        }
     }
     match submission {
         Submission::Accepted { provider_order_id } => {
@@ -148,12 +161,15 @@ pub fn record_poll(
     conn: &Connection,
     currency: &Currency,
     id: &OrderId,
+    claimed_until: Millis,
     change: &StatusChange,
     next_poll_at: Millis,
     now: Millis,
 ) -> StoreResult<OrderRecord> {
     let current = order(conn, None, id)?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))?;
-    if current.upstream != Upstream::Submitted {
+    // A report made under a claim that is gone (it ran out and a newer check took over, or the
+    // order left 'submitted') is older than what decides the order now: it changes nothing.
+    if current.upstream != Upstream::Submitted || current.next_attempt_at != Some(claimed_until) {
         return Ok(current);
     }
     conn.execute("UPDATE orders SET next_attempt_at = ?2 WHERE id = ?1", params![id.as_str(), next_poll_at])

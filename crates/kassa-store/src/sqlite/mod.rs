@@ -508,30 +508,46 @@ impl Store for SqliteStore {
         self.read(fulfilment::providers)
     }
 
-    async fn claim_submissions(&self, limit: u32, lease: Duration) -> StoreResult<Vec<OrderRecord>> {
+    async fn claim_submissions(&self, limit: u32, lease: Duration) -> StoreResult<Claimed> {
         let now = now_millis();
-        self.write(move |c| fulfilment::claim_submissions(c, limit, now + lease.as_millis() as i64, now)).await
+        let until = now + lease.as_millis() as i64;
+        let orders = self.write(move |c| fulfilment::claim_submissions(c, limit, until, now)).await?;
+        Ok(Claimed { until, orders })
     }
 
     async fn record_submission(
         &self,
         id: &OrderId,
+        claimed_until: Millis,
         submission: Submission,
         poll_at: Millis,
     ) -> StoreResult<OrderRecord> {
         let (id, currency) = (id.clone(), self.currency.clone());
-        self.write(move |c| fulfilment::record_submission(c, &currency, &id, &submission, poll_at, now_millis())).await
+        self.write(move |c| {
+            fulfilment::record_submission(c, &currency, &id, claimed_until, &submission, poll_at, now_millis())
+        })
+        .await
     }
 
-    async fn claim_polls(&self, limit: u32, ahead: Duration, lease: Duration) -> StoreResult<Vec<OrderRecord>> {
+    async fn claim_polls(&self, limit: u32, ahead: Duration, lease: Duration) -> StoreResult<Claimed> {
         let now = now_millis();
         let (due_by, lease_until) = (now + ahead.as_millis() as i64, now + lease.as_millis() as i64);
-        self.write(move |c| fulfilment::claim_polls(c, limit, lease_until, due_by)).await
+        let orders = self.write(move |c| fulfilment::claim_polls(c, limit, lease_until, due_by)).await?;
+        Ok(Claimed { until: lease_until, orders })
     }
 
-    async fn record_poll(&self, id: &OrderId, change: StatusChange, next_poll_at: Millis) -> StoreResult<OrderRecord> {
+    async fn record_poll(
+        &self,
+        id: &OrderId,
+        claimed_until: Millis,
+        change: StatusChange,
+        next_poll_at: Millis,
+    ) -> StoreResult<OrderRecord> {
         let (id, currency) = (id.clone(), self.currency.clone());
-        self.write(move |c| fulfilment::record_poll(c, &currency, &id, &change, next_poll_at, now_millis())).await
+        self.write(move |c| {
+            fulfilment::record_poll(c, &currency, &id, claimed_until, &change, next_poll_at, now_millis())
+        })
+        .await
     }
 
     async fn resolve_review(&self, id: &OrderId, resolution: Resolution) -> StoreResult<OrderRecord> {
@@ -556,8 +572,13 @@ impl Store for SqliteStore {
         self.write(move |c| webhooks::claim_deliveries(c, limit, now + lease.as_millis() as i64, now)).await
     }
 
-    async fn record_delivery(&self, id: i64, attempt: DeliveryAttempt) -> StoreResult<DeliveryRecord> {
-        self.write(move |c| webhooks::record_delivery(c, id, &attempt, now_millis())).await
+    async fn record_delivery(
+        &self,
+        id: i64,
+        claimed_until: Millis,
+        attempt: DeliveryAttempt,
+    ) -> StoreResult<Option<DeliveryRecord>> {
+        self.write(move |c| webhooks::record_delivery(c, id, claimed_until, &attempt, now_millis())).await
     }
 
     async fn deliveries(&self, filter: DeliveryFilter) -> StoreResult<Vec<DeliveryRecord>> {

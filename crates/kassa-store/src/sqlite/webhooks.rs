@@ -127,29 +127,41 @@ pub fn claim_deliveries(
             let (url, secret_sealed, customer) = endpoint
                 .query_row([delivery.endpoint_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .map_err(map_err)?;
-            Ok(DeliveryJob { delivery, customer_id: CustomerId(customer), url, secret_sealed })
+            Ok(DeliveryJob {
+                delivery,
+                customer_id: CustomerId(customer),
+                url,
+                secret_sealed,
+                claimed_until: lease_until,
+            })
         })
         .collect()
 }
 
+/// Records an attempt made under the claim that leased the delivery until `claimed_until`; `None`
+/// when that claim is gone (it ran out and another attempt took the delivery, or an operator
+/// replayed it), so that a late attempt cannot undo a newer one.
 pub fn record_delivery(
     conn: &Connection,
     id: i64,
+    claimed_until: Millis,
     attempt: &DeliveryAttempt,
     now: Millis,
-) -> StoreResult<DeliveryRecord> {
+) -> StoreResult<Option<DeliveryRecord>> {
     let state = rules::delivery_state_after(attempt);
     conn.prepare_cached(&format!(
         "UPDATE webhook_deliveries SET attempts = attempts + 1, state = ?2, next_attempt_at = ?3, last_status = ?4,
                                        last_error = ?5, updated_at = ?6
-         WHERE id = ?1 RETURNING {DELIVERY_COLUMNS}"
+         WHERE id = ?1 AND state = 'pending' AND next_attempt_at = ?7 RETURNING {DELIVERY_COLUMNS}"
     ))
     .and_then(|mut s| {
-        s.query_row(params![id, state.as_str(), attempt.retry_at, attempt.status, attempt.error, now], rows::delivery)
-            .optional()
+        s.query_row(
+            params![id, state.as_str(), attempt.retry_at, attempt.status, attempt.error, now, claimed_until],
+            rows::delivery,
+        )
+        .optional()
     })
-    .map_err(map_err)?
-    .ok_or_else(|| StoreError::NotFound(format!("delivery {id}")))
+    .map_err(map_err)
 }
 
 /// A page of deliveries, newest first. One statement per filter shape (statements keep their first

@@ -22,6 +22,7 @@ crate::backend_tests!(
     statuses_are_polled_in_batches,
     a_panel_without_multi_status_is_polled_order_by_order,
     an_expired_claim_goes_to_review_and_a_late_answer_is_only_noted,
+    a_late_answer_under_an_old_claim_does_not_decide_for_a_newer_one,
     customers_cancel_and_refill,
 );
 
@@ -295,6 +296,73 @@ async fn statuses_are_polled_in_batches(backend: Backend) {
     assert!(polls.len() < 5 * 6, "batched: {} status calls for 5 orders", polls.len());
 }
 
+/// An operator sent an order whose claim ran out again (nothing said the provider had it), and a
+/// new claim is sending it: the first claim's late answer must not decide for the new one. A late
+/// "not sent" must not queue it a third time; a late "accepted" is kept, and when the new attempt
+/// is accepted too the order goes to review, because the provider now holds it twice.
+async fn a_late_answer_under_an_old_claim_does_not_decide_for_a_newer_one(backend: Backend) {
+    use kassa_store::Submission;
+    let server = TestServer::start(backend).await;
+    let sim = quick_simulator().await;
+    let provider = server.provider("sim", &sim.url()).await;
+    let service = server.provided_service(&provider, "1", "1.00").await;
+    let account = server.customer("10.00").await;
+    let (store, srv) = (&server.store, &server);
+    // Claimed by a worker that stalls past its lease, sent to review, then requeued and claimed anew.
+    let stalled_then_claimed_again = |id: OrderId| async move {
+        let stale = store.claim_submissions(10, Duration::from_millis(50)).await.unwrap();
+        assert_eq!(stale.orders.iter().map(|o| &o.id).collect::<Vec<_>>(), vec![&id]);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert!(store.claim_submissions(10, Duration::from_secs(60)).await.unwrap().orders.is_empty());
+        assert_eq!(order(srv, &id).await.upstream, Upstream::NeedsReview);
+        store.resolve_review(&id, Resolution::Requeue).await.unwrap();
+        let current = store.claim_submissions(10, Duration::from_secs(60)).await.unwrap();
+        assert_eq!(current.orders.iter().map(|o| &o.id).collect::<Vec<_>>(), vec![&id]);
+        (stale.until, current.until)
+    };
+
+    let first = place(&account, service.id, 1000).await;
+    let (stale, current) = stalled_then_claimed_again(first.clone()).await;
+    let not_sent = Submission::NotSent { error: "connection refused".into(), retry_at: 0 };
+    let late = store.record_submission(&first, stale, not_sent, 0).await.unwrap();
+    assert_eq!((late.upstream, late.attempts), (Upstream::Submitting, 0), "still the new claim's");
+    assert!(store.claim_submissions(10, Duration::from_secs(60)).await.unwrap().orders.is_empty(), "not queued");
+    let accepted = Submission::Accepted { provider_order_id: "777".into() };
+    let recorded = store.record_submission(&first, current, accepted, 0).await.unwrap();
+    assert_eq!(
+        (recorded.upstream, recorded.status, recorded.provider_order_id.as_deref()),
+        (Upstream::Submitted, OrderStatus::Processing, Some("777"))
+    );
+
+    // Status checks: a report made under a claim that ran out is older than the newer claim's.
+    let stale_poll = store.claim_polls(10, Duration::ZERO, Duration::ZERO).await.unwrap();
+    assert_eq!(stale_poll.orders.len(), 1);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let current_poll = store.claim_polls(10, Duration::ZERO, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(current_poll.orders.len(), 1, "a check whose lease ran out is claimed again");
+    let in_progress = StatusChange { status: Some(OrderStatus::InProgress), ..Default::default() };
+    store.record_poll(&first, current_poll.until, in_progress, 0).await.unwrap();
+    let canceled = StatusChange { status: Some(OrderStatus::Canceled), ..Default::default() };
+    let late = store.record_poll(&first, stale_poll.until, canceled, 0).await.unwrap();
+    assert_eq!((late.status, late.refunded.0), (OrderStatus::InProgress, 0), "the late report changed nothing");
+
+    let second = place(&account, service.id, 1000).await;
+    let (stale, current) = stalled_then_claimed_again(second.clone()).await;
+    let late_accept = Submission::Accepted { provider_order_id: "555".into() };
+    let late = store.record_submission(&second, stale, late_accept, 0).await.unwrap();
+    assert_eq!((late.upstream, late.provider_order_id.as_deref()), (Upstream::Submitting, Some("555")));
+    let accepted = Submission::Accepted { provider_order_id: "888".into() };
+    let twice = store.record_submission(&second, current, accepted, 0).await.unwrap();
+    assert_eq!(
+        (twice.upstream, twice.status, twice.provider_order_id.as_deref()),
+        (Upstream::NeedsReview, OrderStatus::Pending, Some("555"))
+    );
+    let reason = twice.last_error.unwrap_or_default();
+    assert!(reason.contains("555") && reason.contains("888"), "{reason}");
+    assert!(store.resolve_review(&second, Resolution::Requeue).await.is_err(), "not sent a third time");
+    assert!(store.audit_books().await.unwrap().is_balanced());
+}
+
 async fn customers_cancel_and_refill(backend: Backend) {
     let server = TestServer::start(backend).await;
     let sim = quick_simulator().await;
@@ -393,10 +461,10 @@ async fn an_expired_claim_goes_to_review_and_a_late_answer_is_only_noted(backend
     let id = place(&account, service.id, 1000).await;
 
     let claimed = server.store.claim_submissions(10, Duration::from_millis(100)).await.unwrap();
-    assert_eq!(claimed.iter().map(|o| &o.id).collect::<Vec<_>>(), vec![&id]);
+    assert_eq!(claimed.orders.iter().map(|o| &o.id).collect::<Vec<_>>(), vec![&id]);
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Another worker's round: nothing to send, the stale claim goes to review.
-    assert!(server.store.claim_submissions(10, Duration::from_secs(60)).await.unwrap().is_empty());
+    assert!(server.store.claim_submissions(10, Duration::from_secs(60)).await.unwrap().orders.is_empty());
     let reviewed = order(&server, &id).await;
     assert_eq!(
         (reviewed.upstream, reviewed.status, reviewed.refunded.0),
@@ -405,14 +473,14 @@ async fn an_expired_claim_goes_to_review_and_a_late_answer_is_only_noted(backend
 
     let late = server
         .store
-        .record_submission(&id, kassa_store::Submission::Accepted { provider_order_id: "555".into() }, 0)
+        .record_submission(&id, claimed.until, kassa_store::Submission::Accepted { provider_order_id: "555".into() }, 0)
         .await
         .unwrap();
     assert_eq!(
         (late.upstream, late.status, late.provider_order_id.as_deref()),
         (Upstream::NeedsReview, OrderStatus::Pending, Some("555"))
     );
-    assert!(late.last_error.as_deref().is_some_and(|e| e.contains("after the order left")), "{:?}", late.last_error);
+    assert!(late.last_error.as_deref().is_some_and(|e| e.contains("after its claim ended")), "{:?}", late.last_error);
     assert!(sim.requests().iter().all(|r| r.action != "add"), "nothing was sent by anyone");
     assert!(server.store.audit_books().await.unwrap().is_balanced());
 }

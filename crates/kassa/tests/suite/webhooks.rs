@@ -6,7 +6,7 @@ use std::time::Duration;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use kassa_core::OrderStatus;
-use kassa_store::{DeliveryFilter, DeliveryState, StatusChange};
+use kassa_store::{DeliveryAttempt, DeliveryFilter, DeliveryState, StatusChange};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
@@ -17,7 +17,8 @@ use crate::support::{assert_error, Account, Backend, ServerOptions, TestServer};
 crate::backend_tests!(
     webhooks_are_registered_through_the_api,
     deliveries_are_signed_retried_and_stop,
-    private_receivers_are_refused_by_default
+    private_receivers_are_refused_by_default,
+    an_attempt_that_outlasted_its_claim_is_not_recorded
 );
 
 /// Standard Webhooks verification, written from the specification, not from kassa's code.
@@ -170,4 +171,60 @@ async fn private_receivers_are_refused_by_default(backend: Backend) {
         let error = assert_error(&response, 400, "invalid_webhook_url");
         assert!(error["details"]["url"].is_string(), "{error}");
     }
+}
+
+/// A worker whose attempt outlasts its lease must not undo what the attempt that took the
+/// delivery over recorded (a delivered message turned back into a pending one is sent again), nor
+/// an operator's replay.
+async fn an_attempt_that_outlasted_its_claim_is_not_recorded(backend: Backend) {
+    let server = TestServer::start_with(backend, private_allowed()).await;
+    let account = server.customer("10.00").await;
+    let service = server.service(kassa_core::catalog::ServiceKind::Default, "1.00", 1, 100_000).await;
+    register(&account, "http://127.0.0.1:9/hook").await;
+    let placed = account
+        .signer()
+        .order(&json!({"service_id": service.id, "quantity": 1000, "link": "https://x"}), "k-outlasted")
+        .send()
+        .await;
+    assert_eq!(placed.status, 201, "{}", String::from_utf8_lossy(&placed.body));
+    let id: kassa_core::OrderId = placed.json().unwrap()["order"]["id"].as_str().unwrap().parse().unwrap();
+    server
+        .store
+        .change_order(&id, StatusChange { status: Some(OrderStatus::Canceled), ..Default::default() })
+        .await
+        .unwrap();
+
+    let failed =
+        DeliveryAttempt { status: Some(500), error: Some("HTTP 500".into()), delivered: false, retry_at: Some(0) };
+    let delivered = DeliveryAttempt { status: Some(200), error: None, delivered: true, retry_at: None };
+    // The first claim's lease runs out at once; a second worker takes the delivery and delivers it.
+    let stale = server.store.claim_deliveries(10, Duration::ZERO).await.unwrap();
+    assert_eq!(stale.len(), 1);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let current = server.store.claim_deliveries(10, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(current.len(), 1, "a delivery whose lease ran out is claimed again");
+    assert_eq!(current[0].delivery.id, stale[0].delivery.id);
+    assert!(server.store.claim_deliveries(10, Duration::from_secs(60)).await.unwrap().is_empty(), "leased");
+    let id = current[0].delivery.id;
+    let recorded = server.store.record_delivery(id, current[0].claimed_until, delivered.clone()).await.unwrap();
+    assert_eq!(recorded.map(|d| (d.state, d.attempts)), Some((DeliveryState::Delivered, 1)));
+    let late = server.store.record_delivery(id, stale[0].claimed_until, failed.clone()).await.unwrap();
+    assert!(late.is_none(), "the late failure is not recorded: {late:?}");
+    let log = server.store.deliveries(DeliveryFilter { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(
+        log.iter().map(|d| (d.state, d.attempts, d.last_status)).collect::<Vec<_>>(),
+        [(DeliveryState::Delivered, 1, Some(200))],
+        "the delivered message stays delivered, so it is not sent again"
+    );
+    assert!(server.store.claim_deliveries(10, Duration::from_secs(60)).await.unwrap().is_empty());
+
+    // An operator's replay is not undone by an attempt that was running when it was asked for.
+    server.store.replay_delivery(id).await.unwrap();
+    let running = server.store.claim_deliveries(10, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(running.len(), 1);
+    server.store.replay_delivery(id).await.unwrap();
+    let late = server.store.record_delivery(id, running[0].claimed_until, delivered).await.unwrap();
+    assert!(late.is_none(), "the attempt under the claim before the replay is not recorded: {late:?}");
+    let again = server.store.claim_deliveries(10, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(again.iter().map(|j| (j.delivery.id, j.delivery.attempts)).collect::<Vec<_>>(), [(id, 0)]);
 }
