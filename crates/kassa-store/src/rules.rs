@@ -204,6 +204,9 @@ pub enum SubmissionFate {
     /// Under this claim, but a late answer of an earlier attempt says the provider already took
     /// the order: an operator must decide, whatever this attempt says (the provider may hold it twice).
     Review(String),
+    /// The claim is gone and the order already carries this acceptance (a retry whose first
+    /// attempt committed unseen): nothing to note.
+    Known,
 }
 
 pub fn submission_fate(
@@ -213,7 +216,10 @@ pub fn submission_fate(
     submission: &Submission,
 ) -> SubmissionFate {
     if current.upstream != Upstream::Submitting || current_claim != Some(made_under) {
-        return SubmissionFate::Late;
+        return match accepted_id(submission) {
+            Some(accepted) if current.provider_order_id.as_deref() == Some(accepted) => SubmissionFate::Known,
+            _ => SubmissionFate::Late,
+        };
     }
     match (&current.provider_order_id, accepted_id(submission)) {
         (Some(earlier), now) if now != Some(earlier.as_str()) => SubmissionFate::Review(format!(

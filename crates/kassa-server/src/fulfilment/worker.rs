@@ -18,7 +18,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kassa_store::{now_millis, OrderRecord, StatusChange, Store, Submission};
+use kassa_core::OrderId;
+use kassa_store::{now_millis, Millis, OrderRecord, StatusChange, Store, StoreError, StoreResult, Submission};
 use rand::Rng;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -114,7 +115,7 @@ async fn submit_round(store: &Arc<dyn Store>, providers: &Arc<Providers>, config
             let submission = submit(&providers, &config, &order).await;
             let id = order.id.clone();
             let poll_at = millis_after(config.poll_interval);
-            match store.record_submission(&id, claimed_until, submission.clone(), poll_at).await {
+            match record_submission(store.as_ref(), &id, claimed_until, &submission, poll_at).await {
                 Ok(recorded) => tracing::info!(order = %id, upstream = %recorded.upstream, "submission recorded"),
                 // The lease will run out and the order go to review: nothing is sent twice.
                 Err(e) => tracing::error!(order = %id, error = %e, ?submission, "recording a submission failed"),
@@ -123,6 +124,33 @@ async fn submit_round(store: &Arc<dyn Store>, providers: &Arc<Providers>, config
     }
     while running.join_next().await.is_some() {}
     count
+}
+
+/// Records a provider's answer. While the database is unavailable or contended it tries again,
+/// as long as the claim holds: an answer that is not recorded sends the order to review when the
+/// lease runs out, and an operator then has to find out from the provider what it already said.
+/// Trying again is safe: an answer recorded meanwhile leaves the order outside this claim, and the
+/// store only notes a second one.
+async fn record_submission(
+    store: &dyn Store,
+    id: &OrderId,
+    claimed_until: Millis,
+    submission: &Submission,
+    poll_at: Millis,
+) -> StoreResult<OrderRecord> {
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match store.record_submission(id, claimed_until, submission.clone(), poll_at).await {
+            Err(e @ (StoreError::Unavailable(_) | StoreError::Contention(_)))
+                if now_millis() + (wait.as_millis() as Millis) < claimed_until =>
+            {
+                tracing::warn!(order = %id, error = %e, retry_in = ?wait, "recording a submission failed; trying again");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Sends one claimed order and says what happened.

@@ -81,6 +81,7 @@ pub async fn record_submission(
         tx.query_one("SELECT claimed_until FROM orders WHERE id = $1", &[&id.as_str()]).await.map_err(map_err)?.get(0);
     match rules::submission_fate(&current, current_claim, claimed_until, submission) {
         SubmissionFate::Apply => {}
+        SubmissionFate::Known => return Ok(current),
         SubmissionFate::Late => {
             let note = format!("submission outcome after its claim ended: {submission:?}");
             tx.execute(

@@ -89,6 +89,7 @@ pub fn record_submission(
         .map_err(map_err)?;
     match rules::submission_fate(&current, current_claim, claimed_until, submission) {
         SubmissionFate::Apply => {}
+        SubmissionFate::Known => return Ok(current),
         SubmissionFate::Late => {
             // Someone else decided meanwhile (an operator, or the review a lapsed claim leads to):
             // keep what the provider said for the operator, change nothing else.

@@ -8,17 +8,19 @@ use std::time::{Duration, Instant};
 
 use kassa_core::{OrderId, OrderStatus};
 use kassa_provider_sim::{Control, Fault, SimConfig, Simulator};
+use kassa_server::fulfilment::WorkerConfig;
 use kassa_store::Upstream;
 use serde_json::json;
 
 use crate::support::fulfilment::{eventually, quick_simulator, quick_worker, SIM_KEY};
 use crate::support::process::KassaEnv;
 use crate::support::services::OwnPostgres;
-use crate::support::{Account, Backend, TestServer};
+use crate::support::{Account, Backend, ServerOptions, StoreOptions, TestServer};
 
 crate::backend_tests!(
     provider_faults_on_submission_are_sorted_by_what_they_prove,
-    provider_faults_on_polling_delay_but_never_decide
+    provider_faults_on_polling_delay_but_never_decide,
+    a_provider_answer_the_database_cannot_take_yet_is_recorded_when_it_can
 );
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -147,6 +149,48 @@ impl Drop for Tmpfs {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(&self.0).status();
     }
+}
+
+/// The provider accepts an order while the database is locked (busy on SQLite, a statement
+/// timeout on PostgreSQL): the worker keeps the answer and records it once the database takes
+/// writes again, within its claim, instead of leaving the order to go to review for an operator.
+async fn a_provider_answer_the_database_cannot_take_yet_is_recorded_when_it_can(backend: Backend) {
+    let options = ServerOptions {
+        store: StoreOptions { busy_timeout: Duration::from_millis(200), ..Default::default() },
+        ..Default::default()
+    };
+    let server = TestServer::start_with(backend, options).await;
+    // The provider takes 1 s to answer (the worker waits up to 5 s); the database is locked from
+    // the claim until 2.5 s after it.
+    let config = SimConfig { key: SIM_KEY.into(), latency: Duration::from_secs(1), ..SimConfig::default() };
+    let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
+    let provider = server.provider("sim", &sim.url()).await;
+    let service = server.provided_service(&provider, "1", "1.00").await;
+    let account = server.customer("10.00").await;
+    let id = place(&account, service.id).await;
+    let worker = server.worker_waiting(WorkerConfig { lease: Duration::from_secs(8), ..quick_worker() }, WAIT / 3);
+    eventually(WAIT, "the order to be claimed", || async {
+        let order = server.store.order(None, &id).await.unwrap().unwrap();
+        (order.upstream == Upstream::Submitting).then_some(())
+    })
+    .await;
+    let lock = server.db.hold_write_lock();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let meanwhile = server.store.order(None, &id).await.unwrap().unwrap().upstream;
+    assert_eq!(meanwhile, Upstream::Submitting, "the answer came while the database was locked");
+    drop(lock);
+    let order = eventually(WAIT, "the answer to be recorded", || async {
+        let order = server.store.order(None, &id).await.unwrap().unwrap();
+        (order.upstream != Upstream::Submitting).then_some(order)
+    })
+    .await;
+    assert!(
+        matches!(order.upstream, Upstream::Submitted | Upstream::Closed) && order.provider_order_id.is_some(),
+        "{order:?}"
+    );
+    assert_eq!(sim.requests().iter().filter(|r| r.action == "add").count(), 1, "sent once");
+    worker.stop().await;
+    assert!(server.store.audit_books().await.unwrap().is_balanced());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -160,12 +160,13 @@ impl TestDb {
                     let (client, connection) =
                         tokio_postgres::connect(&url.unwrap(), tokio_postgres::NoTls).await.unwrap();
                     tokio::spawn(connection);
-                    // Orders debit wallets and profile writes change customers: exclusive table
-                    // locks make every such write wait, while plain reads go on.
+                    // Orders debit wallets, profile writes change customers and the fulfilment
+                    // worker changes orders: exclusive table locks make every such write wait,
+                    // while plain reads go on.
                     client
-                        .batch_execute("BEGIN; LOCK TABLE wallets, customers IN EXCLUSIVE MODE")
+                        .batch_execute("BEGIN; LOCK TABLE wallets, customers, orders IN EXCLUSIVE MODE")
                         .await
-                        .expect("lock wallets and customers");
+                        .expect("lock wallets, customers and orders");
                     ready.send(()).unwrap();
                     let _ = tokio::task::spawn_blocking(move || released.recv()).await;
                     let _ = client.batch_execute("ROLLBACK").await;

@@ -91,12 +91,13 @@ impl TestServer {
 
     /// Starts a fulfilment worker; it runs until the returned handle is stopped or dropped.
     pub fn worker(&self, config: WorkerConfig) -> Background {
-        let providers = Arc::new(Providers::new(
-            self.store.clone(),
-            self.vault.clone(),
-            Duration::from_secs(1),
-            Duration::from_millis(500),
-        ));
+        self.worker_waiting(config, Duration::from_millis(500))
+    }
+
+    /// A worker that waits up to `provider_timeout` for a provider's answer.
+    pub fn worker_waiting(&self, config: WorkerConfig, provider_timeout: Duration) -> Background {
+        let providers =
+            Arc::new(Providers::new(self.store.clone(), self.vault.clone(), Duration::from_secs(1), provider_timeout));
         let (stop, stopped) = watch::channel(false);
         let task = kassa_server::fulfilment::worker::spawn(self.store.clone(), providers, config, stopped);
         Background { stop, task: Some(task) }
