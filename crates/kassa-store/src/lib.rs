@@ -125,7 +125,8 @@ pub trait Store: Send + Sync + 'static {
         poll_at: Millis,
     ) -> StoreResult<OrderRecord>;
     /// Claims up to `limit` submitted orders due for a status check within `ahead` (checking a
-    /// little early lets one provider call cover more orders), pushing their next check past `lease`.
+    /// little early lets one provider call cover more orders; at most half the lease), pushing
+    /// their next check past `lease`.
     async fn claim_polls(&self, limit: u32, ahead: Duration, lease: Duration) -> StoreResult<Claimed>;
     /// Applies a provider's status report made under the claim leased until `claimed_until`
     /// (refunding once if it is final) and schedules the next check; a report under a claim that

@@ -1,6 +1,8 @@
 //! Decisions both stores make the same way, kept in one place: each store only applies them with
 //! its own SQL inside its own transaction.
 
+use std::time::Duration;
+
 use kassa_core::money::partial_refund;
 use kassa_core::order::RefundRule;
 use kassa_core::validation::MAX_QUANTITY;
@@ -190,6 +192,14 @@ pub fn accepted_id(submission: &Submission) -> Option<&str> {
         Submission::Accepted { provider_order_id } => Some(provider_order_id),
         _ => None,
     }
+}
+
+/// The status checks a claim at `now` takes, as (due by, leased until). Looking ahead is capped
+/// at half the lease: an order checked early must not be due again while its lease runs, or every
+/// round would check it again (a poll interval set well above the lease made that happen).
+pub fn poll_window(now: Millis, ahead: Duration, lease: Duration) -> (Millis, Millis) {
+    let ahead = ahead.min(lease / 2);
+    (now + ahead.as_millis() as Millis, now + lease.as_millis() as Millis)
 }
 
 /// How a submission's outcome is recorded, given the claim it was made under.

@@ -34,7 +34,7 @@ pub use webhooks::delivery_page_sql;
 
 use crate::migrate::{compare, Migration, SchemaState};
 use crate::model::*;
-use crate::{Store, StoreError, StoreKind, StoreResult};
+use crate::{rules, Store, StoreError, StoreKind, StoreResult};
 
 const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "init", sql: include_str!("../../migrations/postgres/0001_init.sql") },
@@ -563,7 +563,7 @@ impl Store for PostgresStore {
 
     async fn claim_polls(&self, limit: u32, ahead: Duration, lease: Duration) -> StoreResult<Claimed> {
         let now = now_millis();
-        let (due_by, lease_until) = (now + ahead.as_millis() as i64, now + lease.as_millis() as i64);
+        let (due_by, lease_until) = rules::poll_window(now, ahead, lease);
         let orders = in_transaction!(self, tx => fulfilment::claim_polls(&tx, limit, lease_until, due_by))?;
         Ok(Claimed { until: lease_until, orders })
     }

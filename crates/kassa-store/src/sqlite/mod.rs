@@ -26,7 +26,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::migrate::{compare, Migration, SchemaState};
 use crate::model::*;
-use crate::{Store, StoreError, StoreKind, StoreResult};
+use crate::{rules, Store, StoreError, StoreKind, StoreResult};
 
 pub use writer::WriterStats;
 
@@ -531,7 +531,7 @@ impl Store for SqliteStore {
 
     async fn claim_polls(&self, limit: u32, ahead: Duration, lease: Duration) -> StoreResult<Claimed> {
         let now = now_millis();
-        let (due_by, lease_until) = (now + ahead.as_millis() as i64, now + lease.as_millis() as i64);
+        let (due_by, lease_until) = rules::poll_window(now, ahead, lease);
         let orders = self.write(move |c| fulfilment::claim_polls(c, limit, lease_until, due_by)).await?;
         Ok(Claimed { until: lease_until, orders })
     }

@@ -280,7 +280,7 @@ async fn statuses_are_polled_in_batches(backend: Backend) {
     }
     // A poll interval wider than the spread of the five submissions: they fall into one window.
     let worker = server
-        .worker(kassa_server::fulfilment::WorkerConfig { poll_interval: Duration::from_millis(300), ..quick_worker() });
+        .worker(kassa_server::fulfilment::WorkerConfig { poll_interval: Duration::from_millis(600), ..quick_worker() });
     for id in &ids {
         until_final(&server, id).await;
     }
@@ -333,6 +333,13 @@ async fn a_late_answer_under_an_old_claim_does_not_decide_for_a_newer_one(backen
         (recorded.upstream, recorded.status, recorded.provider_order_id.as_deref()),
         (Upstream::Submitted, OrderStatus::Processing, Some("777"))
     );
+
+    // A check claimed early is not due again while its lease runs, however far the claim looks
+    // ahead (a poll interval far above the lease once had every round check it again).
+    let early = store.claim_polls(10, Duration::from_secs(600), Duration::from_secs(60)).await.unwrap();
+    assert_eq!(early.orders.len(), 1);
+    assert!(store.claim_polls(10, Duration::from_secs(600), Duration::from_secs(60)).await.unwrap().orders.is_empty());
+    store.record_poll(&first, early.until, StatusChange::default(), 0).await.unwrap();
 
     // Status checks: a report made under a claim that ran out is older than the newer claim's.
     let stale_poll = store.claim_polls(10, Duration::ZERO, Duration::ZERO).await.unwrap();
