@@ -42,10 +42,18 @@ pub fn may_requeue(current: &OrderRecord) -> StoreResult<()> {
     }
 }
 
-/// Whether an operator's change may refund an order where its provider stands now (read in
-/// the changing transaction, so a worker claiming the order meanwhile is seen): a refund for an
+/// Whether an operator's change may be made where the order's provider stands now (read in the
+/// changing transaction, so a worker claiming the order meanwhile is seen). While the order is
+/// being sent, the sending worker's answer decides it, so nothing else may. A refund for an
 /// order a provider will still deliver is a ghost order the operator pays for.
-pub fn operator_refund_allowed(current: &OrderRecord, change: &StatusChange) -> Result<(), StoreError> {
+pub fn operator_change_allowed(current: &OrderRecord, change: &StatusChange) -> Result<(), StoreError> {
+    if current.upstream == Upstream::Submitting {
+        return Err(StoreError::Invalid(format!(
+            "order {} is being sent to its provider right now; wait for the answer (if none comes it goes to \
+             needs_review)",
+            current.id
+        )));
+    }
     let refunds = change.status.is_some_and(|next| next != current.status && next.refund_rule() != RefundRule::None);
     if !refunds {
         return Ok(());
@@ -56,11 +64,6 @@ pub fn operator_refund_allowed(current: &OrderRecord, change: &StatusChange) -> 
         _ => "its provider may hold it".to_string(),
     };
     match current.upstream {
-        Upstream::Submitting => Err(StoreError::Invalid(format!(
-            "order {} is being sent to its provider right now; wait for the answer (if none comes it goes to \
-             needs_review)",
-            current.id
-        ))),
         Upstream::Submitted | Upstream::NeedsReview if !change.provider_will_not_deliver => {
             Err(StoreError::Invalid(format!(
                 "order {} is not only ours: {holder}. Cancel it there first (a provider cancellation is synced and \
@@ -209,8 +212,13 @@ pub enum SubmissionFate {
     Apply,
     /// The claim is gone (it ran out and the order went to review, or was sent again under a
     /// newer claim, or an operator decided): the outcome is only noted, and an accepting
-    /// provider's id kept, so that the order is not sent again.
+    /// provider's id kept, so that the order is not sent again. A late "not sent" or "unclear"
+    /// says no more than the review the lapsed claim led to, where an operator already decided.
     Late,
+    /// The claim is gone and the order waits in the queue to be sent again (an operator requeued
+    /// it after review), but the provider says it took the earlier attempt: the order is attached
+    /// to that provider order, as an operator's attach would, instead of being sent twice.
+    Attach(String),
     /// Under this claim, but a late answer of an earlier attempt says the provider already took
     /// the order: an operator must decide, whatever this attempt says (the provider may hold it twice).
     Review(String),
@@ -228,6 +236,12 @@ pub fn submission_fate(
     if current.upstream != Upstream::Submitting || current_claim != Some(made_under) {
         return match accepted_id(submission) {
             Some(accepted) if current.provider_order_id.as_deref() == Some(accepted) => SubmissionFate::Known,
+            Some(accepted) if current.upstream == Upstream::Queued && current.provider_order_id.is_none() => {
+                SubmissionFate::Attach(format!(
+                    "the provider accepted an earlier attempt as {accepted} after its claim ran out; attached to it \
+                     instead of sending the order again"
+                ))
+            }
             _ => SubmissionFate::Late,
         };
     }

@@ -55,6 +55,7 @@ pub async fn claim_submissions(
             &format!(
                 "UPDATE orders SET upstream = 'submitting', claimed_until = $2, updated_at = $3
                  WHERE seq IN (SELECT seq FROM orders WHERE upstream = 'queued' AND next_attempt_at <= $3
+                                               AND provider_order_id IS NULL
                                ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
                  RETURNING {ORDER_COLUMNS}"
             ),
@@ -92,6 +93,10 @@ pub async fn record_submission(
             .await
             .map_err(map_err)?;
             return order_for_update(tx, None, id).await?.ok_or_else(|| StoreError::NotFound(format!("order {id}")));
+        }
+        SubmissionFate::Attach(note) => {
+            let accepted = rules::accepted_id(submission).unwrap_or_default();
+            return attach(tx, currency, &current, accepted, poll_at, Some(&note), now).await;
         }
         SubmissionFate::Review(reason) => {
             let review = Some((Upstream::NeedsReview, Some(reason.as_str())));
@@ -207,15 +212,7 @@ pub async fn resolve_review(
     }
     match resolution {
         Resolution::Attach { provider_order_id } => {
-            tx.execute(
-                "UPDATE orders SET provider_order_id = $2, next_attempt_at = $3 WHERE id = $1",
-                &[&id.as_str(), provider_order_id, &now],
-            )
-            .await
-            .map_err(map_err)?;
-            let status = (current.status == OrderStatus::Pending).then_some(OrderStatus::Processing);
-            let change = StatusChange { status, ..Default::default() };
-            apply_change(tx, currency, &current, &change, Some((Upstream::Submitted, None)), now).await
+            attach(tx, currency, &current, provider_order_id, now, None, now).await
         }
         Resolution::Requeue => {
             rules::may_requeue(&current)?;
@@ -233,6 +230,28 @@ pub async fn resolve_review(
             rows::order(&row)
         }
     }
+}
+
+/// Ties an order (locked by the caller) to the provider order that holds it: submitted, first
+/// status check at `poll_at`.
+async fn attach(
+    tx: &impl GenericClient,
+    currency: &Currency,
+    current: &OrderRecord,
+    provider_order_id: &str,
+    poll_at: Millis,
+    note: Option<&str>,
+    now: Millis,
+) -> StoreResult<OrderRecord> {
+    tx.execute(
+        "UPDATE orders SET provider_order_id = $2, next_attempt_at = $3 WHERE id = $1",
+        &[&current.id.as_str(), &provider_order_id, &poll_at],
+    )
+    .await
+    .map_err(map_err)?;
+    let status = (current.status == OrderStatus::Pending).then_some(OrderStatus::Processing);
+    let change = StatusChange { status, ..Default::default() };
+    apply_change(tx, currency, current, &change, Some((Upstream::Submitted, note)), now).await
 }
 
 pub async fn cancel_order(

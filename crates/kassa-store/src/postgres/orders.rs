@@ -297,9 +297,11 @@ async fn run_lane(pool: Pool, mut jobs: mpsc::Receiver<Job>, max_batch: usize, m
                     let _ = job.reply.send(Ok(outcome));
                 }
             }
-            // The database refused the call as a whole, so nothing of it committed: one order
-            // it cannot take (a constraint or trigger added by an operator, a value it rejects)
-            // must not fail the orders that merely shared its batch. Each is placed alone.
+            // Mostly the database refused the call as a whole, so nothing of it committed: one
+            // order it cannot take (a constraint or trigger added by an operator, a value it
+            // rejects) must not fail the orders that merely shared its batch. Each is placed
+            // alone. If the call did commit and only its answer was unreadable, each order placed
+            // again replays under its idempotency key: nothing is placed twice.
             Err(StoreError::Internal(_) | StoreError::Invalid(_) | StoreError::Conflict(_)) if batch.len() > 1 => {
                 tracing::warn!(orders = batch.len(), "a batch of orders failed as a whole; placing them one by one");
                 // Once the database stops answering, the rest share that answer rather than each

@@ -591,7 +591,7 @@ pub async fn change_order(
     now: Millis,
 ) -> StoreResult<OrderRecord> {
     let current = order_for_update(tx, None, id).await?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))?;
-    rules::operator_refund_allowed(&current, change)?;
+    rules::operator_change_allowed(&current, change)?;
     apply_change(tx, currency, &current, change, None, now).await
 }
 
@@ -613,7 +613,8 @@ pub async fn order_for_update(
 }
 
 /// Applies a status change to `current` (locked by the caller): refund (once), order row,
-/// upstream state and the webhook events of the change, in the caller's transaction.
+/// upstream state and the webhook events of the change, in the caller's transaction. An order
+/// still being sent keeps its claim, so that the sending worker's answer still decides it.
 pub async fn apply_change(
     tx: &impl GenericClient,
     currency: &Currency,
@@ -647,7 +648,8 @@ pub async fn apply_change(
             &format!(
                 "UPDATE orders SET status = $1, refunded = $2, smm_status = COALESCE($3, smm_status), remains = $4,
                                    start_count = COALESCE($5, start_count), updated_at = $6, upstream = $8,
-                                   last_error = $9, claimed_until = NULL
+                                   last_error = $9,
+                                   claimed_until = CASE WHEN $8 = 'submitting' THEN claimed_until END
                  WHERE id = $7 RETURNING {ORDER_COLUMNS}"
             ),
             &[

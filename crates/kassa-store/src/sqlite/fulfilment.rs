@@ -65,6 +65,7 @@ pub fn claim_submissions(
         &format!(
             "UPDATE orders SET upstream = 'submitting', claimed_until = ?2, updated_at = ?3
              WHERE seq IN (SELECT seq FROM orders WHERE upstream = 'queued' AND next_attempt_at <= ?3
+                                           AND provider_order_id IS NULL
                            ORDER BY next_attempt_at LIMIT ?1)
              RETURNING {ORDER_COLUMNS}"
         ),
@@ -101,6 +102,10 @@ pub fn record_submission(
             )
             .map_err(map_err)?;
             return order(conn, None, id)?.ok_or_else(|| StoreError::NotFound(format!("order {id}")));
+        }
+        SubmissionFate::Attach(note) => {
+            let accepted = rules::accepted_id(submission).unwrap_or_default();
+            return attach(conn, currency, &current, accepted, poll_at, Some(&note), now);
         }
         SubmissionFate::Review(reason) => {
             let review = Some((Upstream::NeedsReview, Some(reason.as_str())));
@@ -203,16 +208,7 @@ pub fn resolve_review(
         )));
     }
     match resolution {
-        Resolution::Attach { provider_order_id } => {
-            conn.execute(
-                "UPDATE orders SET provider_order_id = ?2, next_attempt_at = ?3 WHERE id = ?1",
-                params![id.as_str(), provider_order_id, now],
-            )
-            .map_err(map_err)?;
-            let status = (current.status == OrderStatus::Pending).then_some(OrderStatus::Processing);
-            let change = StatusChange { status, ..Default::default() };
-            apply_change(conn, currency, &current, &change, Some((Upstream::Submitted, None)), now)
-        }
+        Resolution::Attach { provider_order_id } => attach(conn, currency, &current, provider_order_id, now, None, now),
         Resolution::Requeue => {
             rules::may_requeue(&current)?;
             conn.execute(
@@ -225,6 +221,26 @@ pub fn resolve_review(
             order(conn, None, id)?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))
         }
     }
+}
+
+/// Ties an order to the provider order that holds it: submitted, first status check at `poll_at`.
+fn attach(
+    conn: &Connection,
+    currency: &Currency,
+    current: &OrderRecord,
+    provider_order_id: &str,
+    poll_at: Millis,
+    note: Option<&str>,
+    now: Millis,
+) -> StoreResult<OrderRecord> {
+    conn.execute(
+        "UPDATE orders SET provider_order_id = ?2, next_attempt_at = ?3 WHERE id = ?1",
+        params![current.id.as_str(), provider_order_id, poll_at],
+    )
+    .map_err(map_err)?;
+    let status = (current.status == OrderStatus::Pending).then_some(OrderStatus::Processing);
+    let change = StatusChange { status, ..Default::default() };
+    apply_change(conn, currency, current, &change, Some((Upstream::Submitted, note)), now)
 }
 
 pub fn cancel_order(

@@ -643,13 +643,14 @@ pub fn change_order(
     now: Millis,
 ) -> StoreResult<OrderRecord> {
     let current = order(conn, None, id)?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))?;
-    rules::operator_refund_allowed(&current, change)?;
+    rules::operator_change_allowed(&current, change)?;
     apply_change(conn, currency, &current, change, None, now)
 }
 
 /// Applies a status change to `current`: refund (once), order row, upstream state, and the
 /// webhook events of the change — all in the caller's transaction. A final status closes the
-/// upstream side unless `upstream` says otherwise.
+/// upstream side unless `upstream` says otherwise. An order still being sent keeps its claim, so
+/// that the sending worker's answer still decides it.
 pub(super) fn apply_change(
     conn: &Connection,
     currency: &Currency,
@@ -680,7 +681,8 @@ pub(super) fn apply_change(
     conn.prepare_cached(
         "UPDATE orders SET status = ?1, refunded = ?2, smm_status = COALESCE(?3, smm_status), remains = ?4,
                            start_count = COALESCE(?5, start_count), updated_at = ?6, upstream = ?8,
-                           last_error = ?9, claimed_until = NULL
+                           last_error = ?9,
+                           claimed_until = CASE WHEN ?8 = 'submitting' THEN claimed_until END
          WHERE id = ?7",
     )
     .and_then(|mut s| {

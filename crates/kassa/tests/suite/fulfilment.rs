@@ -23,6 +23,7 @@ crate::backend_tests!(
     a_panel_without_multi_status_is_polled_order_by_order,
     an_expired_claim_goes_to_review_and_a_late_answer_is_only_noted,
     a_late_answer_under_an_old_claim_does_not_decide_for_a_newer_one,
+    only_the_sending_claim_decides_and_a_late_acceptance_is_not_sent_again,
     customers_cancel_and_refill,
 );
 
@@ -368,6 +369,57 @@ async fn a_late_answer_under_an_old_claim_does_not_decide_for_a_newer_one(backen
     assert!(reason.contains("555") && reason.contains("888"), "{reason}");
     assert!(store.resolve_review(&second, Resolution::Requeue).await.is_err(), "not sent a third time");
     assert!(store.audit_books().await.unwrap().is_balanced());
+}
+
+/// While an order is being sent, only the sending worker's answer decides it: an operator's edit
+/// is refused (an edit once cleared the claim, the answer then counted as late, and the order
+/// stayed `submitting` for good). And an order an operator requeued after review, whose earlier
+/// attempt the provider turns out to have accepted, is attached to that provider order instead of
+/// being sent a second time.
+async fn only_the_sending_claim_decides_and_a_late_acceptance_is_not_sent_again(backend: Backend) {
+    use kassa_store::Submission;
+    let server = TestServer::start(backend).await;
+    let sim = quick_simulator().await;
+    let provider = server.provider("sim", &sim.url()).await;
+    let service = server.provided_service(&provider, "1", "1.00").await;
+    let account = server.customer("10.00").await;
+    let store = &server.store;
+
+    let sending = place(&account, service.id, 1000).await;
+    let claim = store.claim_submissions(10, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(claim.orders.len(), 1);
+    for edit in [
+        StatusChange { status: Some(OrderStatus::InProgress), ..Default::default() },
+        StatusChange { smm_status: Some("Pending".into()), ..Default::default() },
+    ] {
+        let refused = store.change_order(&sending, edit).await;
+        assert!(matches!(&refused, Err(StoreError::Invalid(reason)) if reason.contains("being sent")), "{refused:?}");
+    }
+    let accepted = Submission::Accepted { provider_order_id: "41".into() };
+    let recorded = store.record_submission(&sending, claim.until, accepted, 0).await.unwrap();
+    assert_eq!(
+        (recorded.upstream, recorded.status, recorded.provider_order_id.as_deref()),
+        (Upstream::Submitted, OrderStatus::Processing, Some("41")),
+        "the sending claim's answer decided"
+    );
+
+    let requeued = place(&account, service.id, 1000).await;
+    let stale = store.claim_submissions(10, Duration::from_millis(50)).await.unwrap();
+    assert_eq!(stale.orders.iter().map(|o| &o.id).collect::<Vec<_>>(), vec![&requeued]);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(store.claim_submissions(10, Duration::ZERO).await.unwrap().orders.is_empty(), "swept to review");
+    assert_eq!(order(&server, &requeued).await.upstream, Upstream::NeedsReview);
+    store.resolve_review(&requeued, Resolution::Requeue).await.unwrap();
+    let late = Submission::Accepted { provider_order_id: "42".into() };
+    let attached = store.record_submission(&requeued, stale.until, late, 0).await.unwrap();
+    assert_eq!(
+        (attached.upstream, attached.status, attached.provider_order_id.as_deref()),
+        (Upstream::Submitted, OrderStatus::Processing, Some("42"))
+    );
+    assert!(attached.last_error.as_deref().is_some_and(|note| note.contains("42")), "{attached:?}");
+    assert!(store.claim_submissions(10, Duration::from_secs(60)).await.unwrap().orders.is_empty(), "not sent again");
+    let books = store.audit_books().await.unwrap();
+    assert!(books.is_balanced(), "{books:?}");
 }
 
 async fn customers_cancel_and_refill(backend: Backend) {

@@ -77,7 +77,7 @@ pub async fn run(store: &dyn Store, command: OrderCommand) -> Result<()> {
             (id, StatusChange { status: Some(status), ..Default::default() }, json)
         }
         // A refund of an order a provider has or may have needs --confirm; the store decides
-        // on the order as it is in the changing transaction (see `operator_refund_allowed`).
+        // on the order as it is in the changing transaction (see `operator_change_allowed`).
         OrderCommand::Partial { id, remains, confirm, json } => (
             id,
             StatusChange {
