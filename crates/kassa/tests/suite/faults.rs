@@ -160,22 +160,23 @@ async fn a_provider_answer_the_database_cannot_take_yet_is_recorded_when_it_can(
         ..Default::default()
     };
     let server = TestServer::start_with(backend, options).await;
-    // The provider takes 1 s to answer (the worker waits up to 5 s); the database is locked from
-    // the claim until 2.5 s after it.
-    let config = SimConfig { key: SIM_KEY.into(), latency: Duration::from_secs(1), ..SimConfig::default() };
+    // The provider takes 2 s to answer (the worker waits up to 5 s); the database is locked from
+    // the claim until 3.5 s after it. The margins are wide so that a slow machine still has the
+    // lock taken before the answer comes.
+    let config = SimConfig { key: SIM_KEY.into(), latency: Duration::from_secs(2), ..SimConfig::default() };
     let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
     let provider = server.provider("sim", &sim.url()).await;
     let service = server.provided_service(&provider, "1", "1.00").await;
     let account = server.customer("10.00").await;
     let id = place(&account, service.id).await;
-    let worker = server.worker_waiting(WorkerConfig { lease: Duration::from_secs(8), ..quick_worker() }, WAIT / 3);
+    let worker = server.worker_waiting(WorkerConfig { lease: Duration::from_secs(10), ..quick_worker() }, WAIT / 3);
     eventually(WAIT, "the order to be claimed", || async {
         let order = server.store.order(None, &id).await.unwrap().unwrap();
         (order.upstream == Upstream::Submitting).then_some(())
     })
     .await;
     let lock = server.db.hold_write_lock();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
     let meanwhile = server.store.order(None, &id).await.unwrap().unwrap().upstream;
     assert_eq!(meanwhile, Upstream::Submitting, "the answer came while the database was locked");
     drop(lock);
