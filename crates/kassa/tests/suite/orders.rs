@@ -685,7 +685,12 @@ async fn operator_refunds_are_decided_on_where_the_provider_stands_now(backend: 
             assert!(matches!(refused, Err(kassa_store::StoreError::Invalid(_))), "{upstream} {status}: {refused:?}");
         }
         let moved = StatusChange { status: Some(OrderStatus::InProgress), ..Default::default() };
-        assert_eq!(server.store.change_order(&id, moved).await.unwrap().status, OrderStatus::InProgress, "no refund");
+        let moved = server.store.change_order(&id, moved).await;
+        match upstream {
+            // The sending worker's answer decides an order being sent (see the fulfilment tests).
+            "submitting" => assert!(matches!(moved, Err(kassa_store::StoreError::Invalid(_))), "{moved:?}"),
+            _ => assert_eq!(moved.unwrap().status, OrderStatus::InProgress, "no refund"),
+        }
         let confirmed =
             StatusChange { status: Some(OrderStatus::Canceled), provider_will_not_deliver: true, ..Default::default() };
         let answer = server.store.change_order(&id, confirmed).await;
