@@ -342,7 +342,7 @@ pub struct StatusChange {
     pub start_count: Option<u64>,
     /// An operator's refund of an order a provider has or may have (`submitted`,
     /// `needs_review`): they confirm the provider will not deliver it. Without it such a refund
-    /// is refused, and one of an order being sent right now (`submitting`) always is.
+    /// is refused. Any change of an order being sent right now (`submitting`) always is.
     pub provider_will_not_deliver: bool,
 }
 

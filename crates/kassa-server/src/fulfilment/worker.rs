@@ -117,7 +117,8 @@ async fn submit_round(store: &Arc<dyn Store>, providers: &Arc<Providers>, config
             let poll_at = millis_after(config.poll_interval);
             match record_submission(store.as_ref(), &id, claimed_until, &submission, poll_at).await {
                 Ok(recorded) => tracing::info!(order = %id, upstream = %recorded.upstream, "submission recorded"),
-                // The lease will run out and the order go to review: nothing is sent twice.
+                // The lease will run out and the order go to review, where an operator decides
+                // (an acceptance is tried for longer, see `record_submission`).
                 Err(e) => tracing::error!(order = %id, error = %e, ?submission, "recording a submission failed"),
             }
         });
@@ -126,9 +127,14 @@ async fn submit_round(store: &Arc<dyn Store>, providers: &Arc<Providers>, config
     count
 }
 
+/// How long past its claim's lease a provider's acceptance is still tried to be recorded.
+const ACCEPTED_RETRY_FOR: Duration = Duration::from_secs(600);
+
 /// Records a provider's answer. While the database is unavailable or contended it tries again,
 /// as long as the claim holds: an answer that is not recorded sends the order to review when the
 /// lease runs out, and an operator then has to find out from the provider what it already said.
+/// An acceptance is tried for [`ACCEPTED_RETRY_FOR`] beyond that: recorded late, it still keeps
+/// the order from being sent again (see `SubmissionFate`), and lost, nothing else would.
 /// Trying again is safe: an answer recorded meanwhile leaves the order outside this claim, and the
 /// store only notes a second one.
 async fn record_submission(
@@ -138,11 +144,15 @@ async fn record_submission(
     submission: &Submission,
     poll_at: Millis,
 ) -> StoreResult<OrderRecord> {
+    let give_up_at = match submission {
+        Submission::Accepted { .. } => claimed_until.max(millis_after(ACCEPTED_RETRY_FOR)),
+        _ => claimed_until,
+    };
     let mut wait = Duration::from_millis(100);
     loop {
         match store.record_submission(id, claimed_until, submission.clone(), poll_at).await {
             Err(e @ (StoreError::Unavailable(_) | StoreError::Contention(_)))
-                if now_millis() + (wait.as_millis() as Millis) < claimed_until =>
+                if now_millis() + (wait.as_millis() as Millis) < give_up_at =>
             {
                 tracing::warn!(order = %id, error = %e, retry_in = ?wait, "recording a submission failed; trying again");
                 tokio::time::sleep(wait).await;

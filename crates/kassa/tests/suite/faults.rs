@@ -20,7 +20,8 @@ use crate::support::{Account, Backend, ServerOptions, StoreOptions, TestServer};
 crate::backend_tests!(
     provider_faults_on_submission_are_sorted_by_what_they_prove,
     provider_faults_on_polling_delay_but_never_decide,
-    a_provider_answer_the_database_cannot_take_yet_is_recorded_when_it_can
+    a_provider_answer_the_database_cannot_take_yet_is_recorded_when_it_can,
+    a_provider_acceptance_the_database_takes_only_after_the_lease_is_kept
 );
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -191,6 +192,45 @@ async fn a_provider_answer_the_database_cannot_take_yet_is_recorded_when_it_can(
     );
     assert_eq!(sim.requests().iter().filter(|r| r.action == "add").count(), 1, "sent once");
     worker.stop().await;
+    assert!(server.store.audit_books().await.unwrap().is_balanced());
+}
+
+/// The database stays locked past the claim's lease: the provider's acceptance is still recorded
+/// when it comes back (once it was dropped when the lease ran out, and the order went to review
+/// with nothing to say the provider had it, inviting an operator to send it again).
+async fn a_provider_acceptance_the_database_takes_only_after_the_lease_is_kept(backend: Backend) {
+    let options = ServerOptions {
+        store: StoreOptions { busy_timeout: Duration::from_millis(200), ..Default::default() },
+        ..Default::default()
+    };
+    let server = TestServer::start_with(backend, options).await;
+    // The provider answers after 1 s; the lease ends 2 s after the claim; the lock holds 4 s.
+    let config = SimConfig { key: SIM_KEY.into(), latency: Duration::from_secs(1), ..SimConfig::default() };
+    let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
+    let provider = server.provider("sim", &sim.url()).await;
+    let service = server.provided_service(&provider, "1", "1.00").await;
+    let account = server.customer("10.00").await;
+    let id = place(&account, service.id).await;
+    let worker = server.worker_waiting(WorkerConfig { lease: Duration::from_secs(2), ..quick_worker() }, WAIT / 3);
+    eventually(WAIT, "the order to be claimed", || async {
+        let order = server.store.order(None, &id).await.unwrap().unwrap();
+        (order.upstream == Upstream::Submitting).then_some(())
+    })
+    .await;
+    let lock = server.db.hold_write_lock();
+    tokio::time::sleep(Duration::from_millis(4000)).await;
+    drop(lock);
+    let order = eventually(WAIT, "the acceptance to be recorded", || async {
+        let order = server.store.order(None, &id).await.unwrap().unwrap();
+        order.provider_order_id.is_some().then_some(order)
+    })
+    .await;
+    // The answer or the sweep of the lapsed claim may come first; either way the id is kept and
+    // the order is not sent again.
+    assert!(matches!(order.upstream, Upstream::Submitted | Upstream::Closed | Upstream::NeedsReview), "{order:?}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    worker.stop().await;
+    assert_eq!(sim.requests().iter().filter(|r| r.action == "add").count(), 1, "sent once");
     assert!(server.store.audit_books().await.unwrap().is_balanced());
 }
 

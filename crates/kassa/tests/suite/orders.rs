@@ -668,8 +668,8 @@ async fn unit_counts_no_column_holds_are_refused_and_the_order_stays_readable(ba
 
 /// The store, not only the CLI, refuses an operator's refund of an order a provider has: the
 /// check runs on the order as the changing transaction reads it, so a worker that claimed the
-/// order after the CLI looked at it is seen. Being sent (`submitting`) is refused even with the
-/// confirmation; a provider's order (`submitted`, `needs_review`) needs it.
+/// order after the CLI looked at it is seen. Any change of an order being sent (`submitting`) is
+/// refused, even with the confirmation; a provider's order (`submitted`, `needs_review`) needs it.
 async fn operator_refunds_are_decided_on_where_the_provider_stands_now(backend: Backend) {
     let server = TestServer::start(backend).await;
     let service = server.service(ServiceKind::Default, "1.00", 1, 100_000).await;
