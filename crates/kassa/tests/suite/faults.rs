@@ -152,86 +152,74 @@ impl Drop for Tmpfs {
     }
 }
 
-/// The provider accepts an order while the database is locked (busy on SQLite, a statement
-/// timeout on PostgreSQL): the worker keeps the answer and records it once the database takes
-/// writes again, within its claim, instead of leaving the order to go to review for an operator.
-async fn a_provider_answer_the_database_cannot_take_yet_is_recorded_when_it_can(backend: Backend) {
+/// A provider that answers after `latency`, a worker whose claims last `lease`, and the database
+/// locked (busy on SQLite, a statement timeout on PostgreSQL) from the order's claim until `locked`
+/// after it, then unlocked. Answers the order once `check` finds what it waits for in it, after
+/// checking that it was sent once and that the books balance.
+async fn answer_while_locked(
+    backend: Backend,
+    latency: Duration,
+    lease: Duration,
+    locked: Duration,
+    check: fn(&kassa_store::OrderRecord) -> bool,
+) -> kassa_store::OrderRecord {
     let options = ServerOptions {
         store: StoreOptions { busy_timeout: Duration::from_millis(200), ..Default::default() },
         ..Default::default()
     };
     let server = TestServer::start_with(backend, options).await;
-    // The provider takes 2 s to answer (the worker waits up to 5 s); the database is locked from
-    // the claim until 3.5 s after it. The margins are wide so that a slow machine still has the
-    // lock taken before the answer comes.
-    let config = SimConfig { key: SIM_KEY.into(), latency: Duration::from_secs(2), ..SimConfig::default() };
+    let config = SimConfig { key: SIM_KEY.into(), latency, ..SimConfig::default() };
     let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
     let provider = server.provider("sim", &sim.url()).await;
     let service = server.provided_service(&provider, "1", "1.00").await;
     let account = server.customer("10.00").await;
     let id = place(&account, service.id).await;
-    let worker = server.worker_waiting(WorkerConfig { lease: Duration::from_secs(10), ..quick_worker() }, WAIT / 3);
+    // The worker waits up to 5 s for the provider.
+    let worker = server.worker_waiting(WorkerConfig { lease, ..quick_worker() }, WAIT / 3);
     eventually(WAIT, "the order to be claimed", || async {
         let order = server.store.order(None, &id).await.unwrap().unwrap();
         (order.upstream == Upstream::Submitting).then_some(())
     })
     .await;
     let lock = server.db.hold_write_lock();
-    tokio::time::sleep(Duration::from_millis(3500)).await;
+    tokio::time::sleep(locked).await;
     let meanwhile = server.store.order(None, &id).await.unwrap().unwrap().upstream;
     assert_eq!(meanwhile, Upstream::Submitting, "the answer came while the database was locked");
     drop(lock);
     let order = eventually(WAIT, "the answer to be recorded", || async {
         let order = server.store.order(None, &id).await.unwrap().unwrap();
-        (order.upstream != Upstream::Submitting).then_some(order)
+        check(&order).then_some(order)
     })
     .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    worker.stop().await;
+    assert_eq!(sim.requests().iter().filter(|r| r.action == "add").count(), 1, "sent once");
+    assert!(server.store.audit_books().await.unwrap().is_balanced());
+    order
+}
+
+/// The provider accepts an order while the database is locked: the worker keeps the answer and
+/// records it once the database takes writes again, within its claim, instead of leaving the
+/// order to go to review for an operator. (Answer after 2 s, lock for 3.5 s, lease 10 s: wide
+/// margins, so that a slow machine still has the lock taken before the answer comes.)
+async fn a_provider_answer_the_database_cannot_take_yet_is_recorded_when_it_can(backend: Backend) {
+    let (latency, lease, locked) = (Duration::from_secs(2), Duration::from_secs(10), Duration::from_millis(3500));
+    let order = answer_while_locked(backend, latency, lease, locked, |o| o.upstream != Upstream::Submitting).await;
     assert!(
         matches!(order.upstream, Upstream::Submitted | Upstream::Closed) && order.provider_order_id.is_some(),
         "{order:?}"
     );
-    assert_eq!(sim.requests().iter().filter(|r| r.action == "add").count(), 1, "sent once");
-    worker.stop().await;
-    assert!(server.store.audit_books().await.unwrap().is_balanced());
 }
 
 /// The database stays locked past the claim's lease: the provider's acceptance is still recorded
 /// when it comes back (once it was dropped when the lease ran out, and the order went to review
 /// with nothing to say the provider had it, inviting an operator to send it again).
 async fn a_provider_acceptance_the_database_takes_only_after_the_lease_is_kept(backend: Backend) {
-    let options = ServerOptions {
-        store: StoreOptions { busy_timeout: Duration::from_millis(200), ..Default::default() },
-        ..Default::default()
-    };
-    let server = TestServer::start_with(backend, options).await;
-    // The provider answers after 1 s; the lease ends 2 s after the claim; the lock holds 4 s.
-    let config = SimConfig { key: SIM_KEY.into(), latency: Duration::from_secs(1), ..SimConfig::default() };
-    let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
-    let provider = server.provider("sim", &sim.url()).await;
-    let service = server.provided_service(&provider, "1", "1.00").await;
-    let account = server.customer("10.00").await;
-    let id = place(&account, service.id).await;
-    let worker = server.worker_waiting(WorkerConfig { lease: Duration::from_secs(2), ..quick_worker() }, WAIT / 3);
-    eventually(WAIT, "the order to be claimed", || async {
-        let order = server.store.order(None, &id).await.unwrap().unwrap();
-        (order.upstream == Upstream::Submitting).then_some(())
-    })
-    .await;
-    let lock = server.db.hold_write_lock();
-    tokio::time::sleep(Duration::from_millis(4000)).await;
-    drop(lock);
-    let order = eventually(WAIT, "the acceptance to be recorded", || async {
-        let order = server.store.order(None, &id).await.unwrap().unwrap();
-        order.provider_order_id.is_some().then_some(order)
-    })
-    .await;
-    // The answer or the sweep of the lapsed claim may come first; either way the id is kept and
+    let (latency, lease, locked) = (Duration::from_secs(1), Duration::from_secs(2), Duration::from_secs(4));
+    let order = answer_while_locked(backend, latency, lease, locked, |o| o.provider_order_id.is_some()).await;
+    // The answer or the sweep of the lapsed claim may come first; either way the id is kept, so
     // the order is not sent again.
     assert!(matches!(order.upstream, Upstream::Submitted | Upstream::Closed | Upstream::NeedsReview), "{order:?}");
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    worker.stop().await;
-    assert_eq!(sim.requests().iter().filter(|r| r.action == "add").count(), 1, "sent once");
-    assert!(server.store.audit_books().await.unwrap().is_balanced());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
