@@ -220,7 +220,9 @@ pub enum SubmissionFate {
     /// to that provider order, as an operator's attach would, instead of being sent twice.
     Attach(String),
     /// Under this claim, but a late answer of an earlier attempt says the provider already took
-    /// the order: an operator must decide, whatever this attempt says (the provider may hold it twice).
+    /// the order: an operator must decide, whatever this attempt says (the provider may hold it
+    /// twice). Also a late acceptance of an order sent again and accepted under another id, or
+    /// closed meanwhile.
     Review(String),
     /// The claim is gone and the order already carries this acceptance (a retry whose first
     /// attempt committed unseen): nothing to note.
@@ -242,7 +244,18 @@ pub fn submission_fate(
                      instead of sending the order again"
                 ))
             }
-            _ => SubmissionFate::Late,
+            // Review or the new attempt's answer decides (see `Review`).
+            Some(_) if matches!(current.upstream, Upstream::Submitting | Upstream::NeedsReview) => SubmissionFate::Late,
+            // Sent again and accepted under another id, or closed (and perhaps refunded) meanwhile:
+            // the provider holds an order we do not count on, so an operator must look.
+            Some(accepted) => SubmissionFate::Review(format!(
+                "the provider accepted an earlier attempt as {accepted} after its claim ran out, while the order is \
+                 {} ({}{}). Cancel any duplicate at the provider, then attach the order to the one that stays",
+                current.status,
+                current.upstream,
+                current.provider_order_id.as_deref().map(|id| format!(", provider order {id}")).unwrap_or_default(),
+            )),
+            None => SubmissionFate::Late,
         };
     }
     match (&current.provider_order_id, accepted_id(submission)) {

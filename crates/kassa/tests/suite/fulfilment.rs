@@ -375,7 +375,7 @@ async fn a_late_answer_under_an_old_claim_does_not_decide_for_a_newer_one(backen
 /// is refused (an edit once cleared the claim, the answer then counted as late, and the order
 /// stayed `submitting` for good). And an order an operator requeued after review, whose earlier
 /// attempt the provider turns out to have accepted, is attached to that provider order instead of
-/// being sent a second time.
+/// being sent a second time; one already sent again goes to review.
 async fn only_the_sending_claim_decides_and_a_late_acceptance_is_not_sent_again(backend: Backend) {
     use kassa_store::Submission;
     let server = TestServer::start(backend).await;
@@ -418,6 +418,21 @@ async fn only_the_sending_claim_decides_and_a_late_acceptance_is_not_sent_again(
     );
     assert!(attached.last_error.as_deref().is_some_and(|note| note.contains("42")), "{attached:?}");
     assert!(store.claim_submissions(10, Duration::from_secs(60)).await.unwrap().orders.is_empty(), "not sent again");
+
+    // Sent again and accepted before the first attempt's acceptance comes: held twice, reviewed.
+    let twice = place(&account, service.id, 1000).await;
+    let stale = store.claim_submissions(10, Duration::from_millis(50)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(store.claim_submissions(10, Duration::ZERO).await.unwrap().orders.is_empty(), "swept to review");
+    store.resolve_review(&twice, Resolution::Requeue).await.unwrap();
+    let again = store.claim_submissions(10, Duration::from_secs(60)).await.unwrap();
+    let accepted = Submission::Accepted { provider_order_id: "43".into() };
+    assert_eq!(store.record_submission(&twice, again.until, accepted, 0).await.unwrap().upstream, Upstream::Submitted);
+    let late = Submission::Accepted { provider_order_id: "44".into() };
+    let reviewed = store.record_submission(&twice, stale.until, late, 0).await.unwrap();
+    assert_eq!((reviewed.upstream, reviewed.provider_order_id.as_deref()), (Upstream::NeedsReview, Some("43")));
+    let reason = reviewed.last_error.unwrap_or_default();
+    assert!(reason.contains("43") && reason.contains("44"), "{reason}");
     let books = store.audit_books().await.unwrap();
     assert!(books.is_balanced(), "{books:?}");
 }
