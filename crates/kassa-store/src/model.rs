@@ -561,6 +561,9 @@ pub enum Resolution {
     Attach { provider_order_id: String },
     /// The provider does not have it: send it again.
     Requeue,
+    /// Settled (completed or refunded) and dealt with at the provider: close the upstream side
+    /// and change nothing else.
+    Dismiss,
 }
 
 /// What a customer's cancel request led to.

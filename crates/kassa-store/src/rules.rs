@@ -29,16 +29,61 @@ pub fn revoked_stays_revoked() -> StoreError {
     StoreError::Invalid("a revoked key stays revoked; create a new key".into())
 }
 
+/// Whether an order's money is settled: delivered, or refunded in whole or in part. The provider
+/// has nothing more to do for such an order, so nothing is sent for it and status checks cannot
+/// change it (see [`refused_report`]).
+pub fn is_settled(status: OrderStatus) -> bool {
+    status.is_final() || status == OrderStatus::Completed
+}
+
 /// Whether an order in review may be sent to its provider again: not if the provider's answer
 /// that it accepted the order came in after the order went to review (its id is kept then), or
-/// the provider would get it twice.
+/// the provider would get it twice; and not once it is settled, or the provider would deliver an
+/// order that was delivered or refunded already.
 pub fn may_requeue(current: &OrderRecord) -> StoreResult<()> {
-    match &current.provider_order_id {
-        Some(provider_order_id) => Err(StoreError::Invalid(format!(
+    if let Some(provider_order_id) = &current.provider_order_id {
+        return Err(StoreError::Invalid(format!(
             "the provider accepted order {} as {provider_order_id}; attach it with that id instead of sending it again",
             current.id
-        ))),
-        None => Ok(()),
+        )));
+    }
+    if is_settled(current.status) {
+        return Err(StoreError::Invalid(format!(
+            "order {} is {}: sending it again would deliver an order that is settled. If a provider holds it, cancel \
+             it there, then dismiss the review",
+            current.id, current.status
+        )));
+    }
+    Ok(())
+}
+
+/// Whether an operator may close an order's review without sending or attaching it: only once its
+/// money is settled (the operator has dealt with the provider). An order the customer paid for
+/// and did not get is attached, requeued or canceled (which refunds it) instead.
+pub fn may_dismiss(current: &OrderRecord) -> StoreResult<()> {
+    if is_settled(current.status) {
+        return Ok(());
+    }
+    Err(StoreError::Invalid(format!(
+        "order {} is {} and paid for: attach it to the provider order that holds it, requeue it, or cancel it \
+         (which refunds it); a review is dismissed only for a completed or refunded order",
+        current.id, current.status
+    )))
+}
+
+/// Where an order goes when its provider reports a status our state machine does not allow, and
+/// the note kept for the operator. A settled order cannot change any more, so checking it again
+/// learns nothing: it goes to review (the provider delivered an order we refunded, say), where an
+/// operator settles it with the provider and dismisses the review. Any other order stays
+/// `submitted` and is checked again (a partial report without usable remains may be followed by
+/// a usable one).
+pub fn refused_report(current: &OrderRecord, change: &StatusChange) -> (Upstream, String) {
+    let reported = change.smm_status.as_deref().or(change.status.map(OrderStatus::as_str)).unwrap_or("nothing usable");
+    let note = format!("provider reported {reported:?} while the order is {}", current.status);
+    if is_settled(current.status) {
+        (Upstream::NeedsReview, format!("{note}; settle it with the provider, then dismiss the review"))
+    } else {
+        (current.upstream, note)
     }
 }
 
@@ -128,9 +173,7 @@ pub fn upstream_after(
     match explicit {
         Some((upstream, error)) => (upstream, error.map(str::to_string)),
         // Completed is not final (an operator may still refund it) but the provider is done with it.
-        None if plan.status.is_final() || plan.status == kassa_core::OrderStatus::Completed => {
-            (Upstream::Closed, current.last_error.clone())
-        }
+        None if is_settled(plan.status) => (Upstream::Closed, current.last_error.clone()),
         None => (current.upstream, current.last_error.clone()),
     }
 }

@@ -643,6 +643,13 @@ pub enum OrderCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Close the review of a completed or refunded order once it is settled at the provider
+    /// (a duplicate canceled there, say); changes nothing else.
+    Dismiss {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Refund a completed order in full (status refunded), once.
     Refund {
         id: String,

@@ -188,9 +188,9 @@ pub async fn record_poll(
     // Decide before writing: a report our state machine does not allow keeps its raw status only.
     match rules::plan_change(&current, change) {
         Err(StoreError::InvalidTransition { .. } | StoreError::Invalid(_)) if change.status.is_some() => {
-            let note = format!("provider reported {:?} while the order is {}", change.smm_status, current.status);
+            let (upstream, note) = rules::refused_report(&current, change);
             let raw_only = StatusChange { status: None, ..change.clone() };
-            apply_change(tx, currency, &current, &raw_only, Some((current.upstream, Some(&note))), now).await
+            apply_change(tx, currency, &current, &raw_only, Some((upstream, Some(&note))), now).await
         }
         _ => apply_change(tx, currency, &current, change, None, now).await,
     }
@@ -221,6 +221,20 @@ pub async fn resolve_review(
                     &format!(
                         "UPDATE orders SET upstream = 'queued', attempts = 0, next_attempt_at = $2, last_error = NULL,
                                            claimed_until = NULL, updated_at = $2
+                         WHERE id = $1 RETURNING {ORDER_COLUMNS}"
+                    ),
+                    &[&id.as_str(), &now],
+                )
+                .await
+                .map_err(map_err)?;
+            rows::order(&row)
+        }
+        Resolution::Dismiss => {
+            rules::may_dismiss(&current)?;
+            let row = tx
+                .query_one(
+                    &format!(
+                        "UPDATE orders SET upstream = 'closed', claimed_until = NULL, updated_at = $2
                          WHERE id = $1 RETURNING {ORDER_COLUMNS}"
                     ),
                     &[&id.as_str(), &now],

@@ -183,11 +183,11 @@ pub fn record_poll(
     match apply_change(conn, currency, &current, change, None, now) {
         Err(StoreError::InvalidTransition { .. } | StoreError::Invalid(_)) if change.status.is_some() => {
             // The provider reports something our state machine does not allow (completed after
-            // partial, a partial without usable remains). Keep its raw status, change nothing
-            // else, and leave a note for the operator.
-            let note = format!("provider reported {:?} while the order is {}", change.smm_status, current.status);
+            // a refund, a partial without usable remains). Keep its raw status, change nothing
+            // else, and leave a note for the operator (see `refused_report`).
+            let (upstream, note) = rules::refused_report(&current, change);
             let raw_only = StatusChange { status: None, ..change.clone() };
-            apply_change(conn, currency, &current, &raw_only, Some((current.upstream, Some(&note))), now)
+            apply_change(conn, currency, &current, &raw_only, Some((upstream, Some(&note))), now)
         }
         other => other,
     }
@@ -215,6 +215,15 @@ pub fn resolve_review(
                 "UPDATE orders SET upstream = 'queued', attempts = 0, next_attempt_at = ?2, last_error = NULL,
                                    claimed_until = NULL, updated_at = ?2
                  WHERE id = ?1",
+                params![id.as_str(), now],
+            )
+            .map_err(map_err)?;
+            order(conn, None, id)?.ok_or_else(|| StoreError::NotFound(format!("order {id}")))
+        }
+        Resolution::Dismiss => {
+            rules::may_dismiss(&current)?;
+            conn.execute(
+                "UPDATE orders SET upstream = 'closed', claimed_until = NULL, updated_at = ?2 WHERE id = ?1",
                 params![id.as_str(), now],
             )
             .map_err(map_err)?;

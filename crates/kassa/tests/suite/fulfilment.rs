@@ -24,6 +24,7 @@ crate::backend_tests!(
     an_expired_claim_goes_to_review_and_a_late_answer_is_only_noted,
     a_late_answer_under_an_old_claim_does_not_decide_for_a_newer_one,
     only_the_sending_claim_decides_and_a_late_acceptance_is_not_sent_again,
+    a_settled_order_in_review_is_not_sent_again_nor_checked_for_ever,
     customers_cancel_and_refill,
 );
 
@@ -433,6 +434,62 @@ async fn only_the_sending_claim_decides_and_a_late_acceptance_is_not_sent_again(
     assert_eq!((reviewed.upstream, reviewed.provider_order_id.as_deref()), (Upstream::NeedsReview, Some("43")));
     let reason = reviewed.last_error.unwrap_or_default();
     assert!(reason.contains("43") && reason.contains("44"), "{reason}");
+    let books = store.audit_books().await.unwrap();
+    assert!(books.is_balanced(), "{books:?}");
+}
+
+/// An order an operator canceled (and refunded) while in review, whose earlier attempt the
+/// provider turns out to have accepted, comes back to review. It is not sent again (`requeue`
+/// once did, delivering an order we had refunded); attached, a provider report it cannot take
+/// sends it back to review instead of checking it for ever; `dismiss` closes the review of such
+/// a settled order only, and moves no money.
+async fn a_settled_order_in_review_is_not_sent_again_nor_checked_for_ever(backend: Backend) {
+    use kassa_store::Submission;
+    let server = TestServer::start(backend).await;
+    let sim = quick_simulator().await;
+    let provider = server.provider("sim", &sim.url()).await;
+    let service = server.provided_service(&provider, "1", "1.00").await;
+    let account = server.customer("10.00").await;
+    let store = &server.store;
+
+    let id = place(&account, service.id, 1000).await;
+    let stale = store.claim_submissions(10, Duration::from_millis(50)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(store.claim_submissions(10, Duration::ZERO).await.unwrap().orders.is_empty(), "swept to review");
+    let pending = store.resolve_review(&id, Resolution::Dismiss).await;
+    assert!(matches!(&pending, Err(StoreError::Invalid(reason)) if reason.contains("paid for")), "{pending:?}");
+    let cancel =
+        StatusChange { status: Some(OrderStatus::Canceled), provider_will_not_deliver: true, ..Default::default() };
+    assert_eq!(store.change_order(&id, cancel).await.unwrap().upstream, Upstream::Closed);
+    let late = Submission::Accepted { provider_order_id: "45".into() };
+    let reviewed = store.record_submission(&id, stale.until, late, 0).await.unwrap();
+    assert_eq!((reviewed.upstream, reviewed.status), (Upstream::NeedsReview, OrderStatus::Canceled));
+
+    let requeue = store.resolve_review(&id, Resolution::Requeue).await;
+    assert!(matches!(&requeue, Err(StoreError::Invalid(reason)) if reason.contains("settled")), "{requeue:?}");
+    assert!(store.claim_submissions(10, Duration::from_secs(60)).await.unwrap().orders.is_empty(), "not sent");
+
+    let attached = store.resolve_review(&id, Resolution::Attach { provider_order_id: "45".into() }).await.unwrap();
+    assert_eq!(attached.upstream, Upstream::Submitted);
+    let poll = store.claim_polls(10, Duration::ZERO, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(poll.orders.len(), 1);
+    let delivered = StatusChange {
+        status: Some(OrderStatus::Completed),
+        smm_status: Some("Completed".into()),
+        ..Default::default()
+    };
+    let back = store.record_poll(&id, poll.until, delivered, 0).await.unwrap();
+    assert_eq!((back.upstream, back.status), (Upstream::NeedsReview, OrderStatus::Canceled), "not checked again");
+    assert!(back.last_error.as_deref().is_some_and(|note| note.contains("Completed")), "{back:?}");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert!(store.claim_polls(10, Duration::from_secs(600), Duration::from_secs(60)).await.unwrap().orders.is_empty());
+
+    let dismissed = store.resolve_review(&id, Resolution::Dismiss).await.unwrap();
+    assert_eq!(
+        (dismissed.upstream, dismissed.status, dismissed.refunded),
+        (Upstream::Closed, OrderStatus::Canceled, back.refunded)
+    );
+    assert_eq!(account.client().balance().await.unwrap().balance.to_string(), "10.00", "refunded once, nothing moved");
     let books = store.audit_books().await.unwrap();
     assert!(books.is_balanced(), "{books:?}");
 }

@@ -115,6 +115,11 @@ pub async fn run(store: &dyn Store, command: OrderCommand) -> Result<()> {
             emit(json, &output::order(&currency, &order), || describe(&currency, &order));
             return Ok(());
         }
+        OrderCommand::Dismiss { id, json } => {
+            let order = store.resolve_review(&order_id(&id)?, Resolution::Dismiss).await?;
+            emit(json, &output::order(&currency, &order), || describe(&currency, &order));
+            return Ok(());
+        }
         OrderCommand::Refund { id, confirm, json } => {
             if !confirm {
                 bail!("refunding a completed order needs --confirm");
