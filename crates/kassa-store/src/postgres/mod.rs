@@ -57,6 +57,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "ledger_by_reference",
         sql: include_str!("../../migrations/postgres/0008_ledger_by_reference.sql"),
     },
+    Migration {
+        version: 9,
+        name: "stranded_queued",
+        sql: include_str!("../../migrations/postgres/0009_stranded_queued.sql"),
+    },
 ];
 
 /// How to reach PostgreSQL and how long to wait for it.

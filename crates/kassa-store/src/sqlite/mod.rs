@@ -48,6 +48,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/0008_ledger_by_reference.sql"),
     },
     Migration { version: 9, name: "auth_epoch", sql: include_str!("../../migrations/sqlite/0009_auth_epoch.sql") },
+    Migration {
+        version: 10,
+        name: "stranded_queued",
+        sql: include_str!("../../migrations/sqlite/0010_stranded_queued.sql"),
+    },
 ];
 
 /// How to open the SQLite store.

@@ -25,6 +25,7 @@ crate::backend_tests!(
     a_late_answer_under_an_old_claim_does_not_decide_for_a_newer_one,
     only_the_sending_claim_decides_and_a_late_acceptance_is_not_sent_again,
     a_settled_order_in_review_is_not_sent_again_nor_checked_for_ever,
+    orders_older_builds_left_queued_at_a_provider_go_to_review,
     customers_cancel_and_refill,
 );
 
@@ -492,6 +493,34 @@ async fn a_settled_order_in_review_is_not_sent_again_nor_checked_for_ever(backen
     assert_eq!(account.client().balance().await.unwrap().balance.to_string(), "10.00", "refunded once, nothing moved");
     let books = store.audit_books().await.unwrap();
     assert!(books.is_balanced(), "{books:?}");
+}
+
+/// Older builds could leave an order `queued` with the provider order id of a late acceptance:
+/// never sent again, never checked. The migration hands such orders to review, and only those.
+async fn orders_older_builds_left_queued_at_a_provider_go_to_review(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let sim = quick_simulator().await;
+    let provider = server.provider("sim", &sim.url()).await;
+    let service = server.provided_service(&provider, "1", "1.00").await;
+    let account = server.customer("10.00").await;
+    let stranded = place(&account, service.id, 1000).await;
+    let waiting = place(&account, service.id, 1000).await;
+    server
+        .db
+        .execute_sql(&format!(
+            "UPDATE orders SET provider_order_id = '46' WHERE id = '{stranded}';
+             DELETE FROM kassa_schema WHERE name = 'stranded_queued';"
+        ))
+        .await;
+    assert_eq!(server.db.migrate().await.len(), 1);
+
+    let reviewed = order(&server, &stranded).await;
+    assert_eq!((reviewed.upstream, reviewed.status), (Upstream::NeedsReview, OrderStatus::Pending));
+    assert!(reviewed.last_error.as_deref().is_some_and(|note| note.contains("46")), "{reviewed:?}");
+    assert_eq!(order(&server, &waiting).await.upstream, Upstream::Queued, "an order waiting to be sent stays");
+    let attached = server.store.resolve_review(&stranded, Resolution::Attach { provider_order_id: "46".into() }).await;
+    assert_eq!(attached.unwrap().upstream, Upstream::Submitted);
+    assert!(server.store.audit_books().await.unwrap().is_balanced());
 }
 
 async fn customers_cancel_and_refill(backend: Backend) {

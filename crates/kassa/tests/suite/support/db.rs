@@ -121,6 +121,14 @@ impl TestDb {
         }
     }
 
+    /// Applies the migrations the database lacks, as `kassa migrate` does.
+    pub async fn migrate(&self) -> Vec<i64> {
+        match self.backend {
+            Backend::Sqlite => SqliteStore::migrate(&self.sqlite_path(), Duration::from_secs(5)).expect("migrate"),
+            Backend::Postgres => PostgresStore::migrate(&PostgresOptions::new(self.url())).await.expect("migrate"),
+        }
+    }
+
     /// Runs SQL on the database directly, beside any store (to damage it on purpose, say).
     pub async fn execute_sql(&self, sql: &str) {
         match self.backend {
