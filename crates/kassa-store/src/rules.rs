@@ -57,6 +57,12 @@ pub fn may_requeue(current: &OrderRecord) -> StoreResult<()> {
     Ok(())
 }
 
+/// The note kept when a provider's answer to a submission comes after its claim ended. It is
+/// appended to the order's note, so the reason the order went to review is not lost.
+pub fn late_note(submission: &Submission) -> String {
+    format!("submission outcome after its claim ended: {submission:?}")
+}
+
 /// Whether an operator may close an order's review without sending or attaching it: only once its
 /// money is settled (the operator has dealt with the provider). An order the customer paid for
 /// and did not get is attached, requeued or canceled (which refunds it) instead.

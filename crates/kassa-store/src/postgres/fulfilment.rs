@@ -84,9 +84,10 @@ pub async fn record_submission(
         SubmissionFate::Apply => {}
         SubmissionFate::Known => return Ok(current),
         SubmissionFate::Late => {
-            let note = format!("submission outcome after its claim ended: {submission:?}");
+            let note = rules::late_note(submission);
             tx.execute(
-                "UPDATE orders SET last_error = $2, provider_order_id = COALESCE(provider_order_id, $3), updated_at = $4
+                "UPDATE orders SET last_error = COALESCE(last_error || '; ', '') || $2,
+                                   provider_order_id = COALESCE(provider_order_id, $3), updated_at = $4
                  WHERE id = $1",
                 &[&id.as_str(), &note, &rules::accepted_id(submission), &now],
             )

@@ -94,9 +94,10 @@ pub fn record_submission(
         SubmissionFate::Late => {
             // Someone else decided meanwhile (an operator, or the review a lapsed claim leads to):
             // keep what the provider said for the operator, change nothing else.
-            let note = format!("submission outcome after its claim ended: {submission:?}");
+            let note = rules::late_note(submission);
             conn.execute(
-                "UPDATE orders SET last_error = ?2, provider_order_id = COALESCE(provider_order_id, ?3), updated_at = ?4
+                "UPDATE orders SET last_error = COALESCE(last_error || '; ', '') || ?2,
+                                   provider_order_id = COALESCE(provider_order_id, ?3), updated_at = ?4
                  WHERE id = ?1",
                 params![id.as_str(), note, rules::accepted_id(submission), now],
             )

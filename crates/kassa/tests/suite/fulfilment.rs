@@ -640,7 +640,9 @@ async fn an_expired_claim_goes_to_review_and_a_late_answer_is_only_noted(backend
         (late.upstream, late.status, late.provider_order_id.as_deref()),
         (Upstream::NeedsReview, OrderStatus::Pending, Some("555"))
     );
-    assert!(late.last_error.as_deref().is_some_and(|e| e.contains("after its claim ended")), "{:?}", late.last_error);
+    let note = late.last_error.as_deref().unwrap_or_default();
+    assert!(note.contains("after its claim ended") && note.contains("555"), "{note:?}");
+    assert!(note.contains(reviewed.last_error.as_deref().unwrap()), "the reason for the review is kept: {note:?}");
     assert!(sim.requests().iter().all(|r| r.action != "add"), "nothing was sent by anyone");
     assert!(server.store.audit_books().await.unwrap().is_balanced());
 }
