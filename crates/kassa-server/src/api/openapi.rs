@@ -310,12 +310,27 @@ fn constrain_requests(components: &mut utoipa::openapi::Components) {
     });
     field("VerifyRequest", "first_name", &length(1, MAX_FIRST_NAME_CHARS));
     field("VerifyRequest", "id_number", &length(1, MAX_ID_NUMBER_CHARS));
-    field("ProfileEdit", "username", &length(USERNAME_LEN.0, USERNAME_LEN.1));
     field("ProfileEdit", "email", &length(3, MAX_EMAIL_LEN));
-    // profile/edit names an unknown field as an error.
     if let Some(RefOr::T(Schema::Object(edit))) = components.schemas.get_mut("ProfileEdit") {
+        // profile/edit names an unknown field as an error.
         edit.additional_properties = Some(Box::new(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)));
+        edit.properties.insert("username".into(), clearable_text(USERNAME_LEN.0, USERNAME_LEN.1).into());
     }
+}
+
+/// A profile field a customer may clear: `null`, or a blank string (what an emptied form field
+/// sends; values are trimmed, `check_field` in kassa-core), or text of `min` to `max` characters.
+fn clearable_text(min: usize, max: usize) -> Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Type};
+    // ECMAScript's `\s` lacks U+0085, which Rust's `trim` removes.
+    let blank = ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[\\s\\u0085]*$"));
+    let text = ObjectBuilder::new().schema_type(Type::String).min_length(Some(min)).max_length(Some(max));
+    AnyOfBuilder::new()
+        .item(blank)
+        .item(text)
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .description(Some("`null` or a blank string clears the field."))
+        .into()
 }
 
 /// Each operation of a path item with its lower-case method.

@@ -11,6 +11,7 @@ use crate::backend_tests;
 use crate::support::process::KassaEnv;
 use crate::support::profile::{assert_errors, assert_ok, decimal_now, profile_signature, ProfileSigner};
 use crate::support::raw::now;
+use crate::support::schema::Description;
 use crate::support::{Backend, KeyOptions, ServerOptions, StoreOptions, TestDb, TestServer};
 
 backend_tests!(
@@ -25,6 +26,7 @@ backend_tests!(
     customer_ip_allow_list_and_rate_limit_apply_as_in_v1,
     edit_changes_only_the_listed_fields,
     edit_reports_every_invalid_field_and_changes_nothing,
+    an_edit_the_description_refuses_is_refused,
     edit_keeps_email_and_username_unique_regardless_of_case,
     a_locked_or_slow_database_answers_503_in_the_profile_envelope,
     serve_takes_the_timestamp_window_from_flag_environment_and_file,
@@ -365,6 +367,43 @@ async fn edit_reports_every_invalid_field_and_changes_nothing(backend: Backend) 
     );
     assert_eq!(assert_ok(&profile.me().send().await), before, "a refused edit changes nothing, not even first_name");
     assert_errors(&profile.edit(&json!({"email": ""})).send().await, 400, &["email cannot be empty"]);
+}
+
+/// The description's `ProfileEdit` schema and the server agree at the edges of the length rules:
+/// what the schema refuses, the server refuses (schemathesis once found a blank username that the
+/// schema called too short and the server took as "clear the field"), and a blank username, which
+/// the schema allows, clears it.
+async fn an_edit_the_description_refuses_is_refused(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let account = server.customer("0").await;
+    let profile = account.profile();
+    let schema = Description::get().component("ProfileEdit");
+    let long = "a".repeat(33);
+    let bodies = [
+        json!({"username": ""}),
+        json!({"username": "   "}),
+        json!({"username": "\u{85}"}),
+        json!({"username": null}),
+        json!({"username": "ab"}),
+        json!({"username": " a "}),
+        json!({"username": long}),
+        json!({"username": "abc"}),
+        json!({"email": ""}),
+        json!({"email": "a@"}),
+        json!({"email": "a@b.co"}),
+    ];
+    for body in bodies {
+        let response = profile.edit(&body).send().await;
+        if !schema.is_valid(&body) {
+            assert_eq!(response.status, 400, "the description refuses {body}, so must the server");
+        }
+    }
+    for blank in ["", "  "] {
+        assert_ok(&profile.edit(&json!({"username": "Someone"})).send().await);
+        let body = json!({"username": blank});
+        assert!(schema.is_valid(&body), "the description allows {body}");
+        assert_eq!(assert_ok(&profile.edit(&body).send().await)["username"], Value::Null, "{body} clears it");
+    }
 }
 
 async fn edit_keeps_email_and_username_unique_regardless_of_case(backend: Backend) {

@@ -102,6 +102,11 @@ impl Description {
         })
     }
 
+    /// A validator for one of the description's component schemas (a request body, say).
+    pub fn component(&self, name: &str) -> Arc<jsonschema::Validator> {
+        self.validator(&format!("component {name}"), &json!({ "$ref": format!("#/components/schemas/{name}") }))
+    }
+
     fn validator(&self, key: &str, schema: &Value) -> Arc<jsonschema::Validator> {
         let mut validators = self.validators.lock().unwrap();
         validators
