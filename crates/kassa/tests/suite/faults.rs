@@ -12,7 +12,7 @@ use kassa_server::fulfilment::WorkerConfig;
 use kassa_store::Upstream;
 use serde_json::json;
 
-use crate::support::fulfilment::{eventually, quick_simulator, quick_worker, SIM_KEY};
+use crate::support::fulfilment::{eventually, quick_simulator, quick_worker, Shop, SIM_KEY};
 use crate::support::process::KassaEnv;
 use crate::support::services::OwnPostgres;
 use crate::support::{Account, Backend, ServerOptions, StoreOptions, TestServer};
@@ -45,8 +45,7 @@ async fn settled(server: &TestServer, id: &OrderId) -> kassa_store::OrderRecord 
 async fn provider_faults_on_submission_are_sorted_by_what_they_prove(backend: Backend) {
     let server = TestServer::start(backend).await;
     let sim = quick_simulator().await;
-    let provider = server.provider("sim", &sim.url()).await;
-    let service = server.provided_service(&provider, "1", "1.00").await;
+    let service = server.simulated_service(&sim, "1", "1.00").await;
     let account = server.customer("20.00").await;
     let worker = server.worker(quick_worker());
     // One order per fault, one at a time, so each meets its own fault.
@@ -102,7 +101,6 @@ async fn provider_faults_on_submission_are_sorted_by_what_they_prove(backend: Ba
 }
 
 async fn provider_faults_on_polling_delay_but_never_decide(backend: Backend) {
-    let server = TestServer::start(backend).await;
     let sim = quick_simulator().await;
     sim.control(Control {
         faults: HashMap::from([(
@@ -111,9 +109,7 @@ async fn provider_faults_on_polling_delay_but_never_decide(backend: Backend) {
         )]),
         ..Default::default()
     });
-    let provider = server.provider("sim", &sim.url()).await;
-    let service = server.provided_service(&provider, "1", "1.00").await;
-    let account = server.customer("10.00").await;
+    let Shop { server, sim, service, account } = Shop::open(backend, sim, "1.00").await;
     let worker = server.worker(quick_worker());
     let id = place(&account, service.id).await;
     let order = settled(&server, &id).await;
@@ -170,8 +166,7 @@ async fn answer_while_locked(
     let server = TestServer::start_with(backend, options).await;
     let config = SimConfig { key: SIM_KEY.into(), latency, ..SimConfig::default() };
     let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
-    let provider = server.provider("sim", &sim.url()).await;
-    let service = server.provided_service(&provider, "1", "1.00").await;
+    let service = server.simulated_service(&sim, "1", "1.00").await;
     let account = server.customer("10.00").await;
     let id = place(&account, service.id).await;
     // The worker waits up to 5 s for the provider.

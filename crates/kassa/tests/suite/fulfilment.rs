@@ -10,7 +10,7 @@ use kassa_provider_sim::{Control, Fault, Outcome};
 use kassa_store::{OrderFilter, OrderRecord, Resolution, StatusChange, StoreError, Upstream};
 use serde_json::json;
 
-use crate::support::fulfilment::{eventually, quick_simulator, quick_worker, SIM_KEY};
+use crate::support::fulfilment::{eventually, quick_simulator, quick_worker, Shop, SIM_KEY};
 use crate::support::{assert_error, Account, Backend, TestServer};
 
 crate::backend_tests!(
@@ -65,11 +65,7 @@ fn adds(sim: &kassa_provider_sim::Simulator) -> usize {
 }
 
 async fn an_order_reaches_completed_through_the_worker(backend: Backend) {
-    let server = TestServer::start(backend).await;
-    let sim = quick_simulator().await;
-    let provider = server.provider("sim", &sim.url()).await;
-    let service = server.provided_service(&provider, "1", "0.90").await;
-    let account = server.customer("10.00").await;
+    let Shop { server, sim, service, account } = Shop::open(backend, quick_simulator().await, "0.90").await;
     let worker = server.worker(quick_worker());
 
     let id = place(&account, service.id, 1000).await;
@@ -92,12 +88,9 @@ async fn an_order_reaches_completed_through_the_worker(backend: Backend) {
 }
 
 async fn partial_and_canceled_outcomes_refund_once_across_restarts_and_racing_workers(backend: Backend) {
-    let server = TestServer::start(backend).await;
     let sim = quick_simulator().await;
     sim.control(Control { outcomes: vec![Outcome::Partial { remains: 157 }, Outcome::Canceled], ..Default::default() });
-    let provider = server.provider("sim", &sim.url()).await;
-    let service = server.provided_service(&provider, "1", "1.50").await;
-    let account = server.customer("10.00").await;
+    let Shop { server, sim: _sim, service, account } = Shop::open(backend, sim, "1.50").await;
 
     // One worker sends both (one after the other, so each meets its outcome), then stops: a
     // restart mid-way.
@@ -141,15 +134,12 @@ async fn partial_and_canceled_outcomes_refund_once_across_restarts_and_racing_wo
 }
 
 async fn an_ambiguous_submission_is_reviewed_never_resent(backend: Backend) {
-    let server = TestServer::start(backend).await;
     let sim = quick_simulator().await;
     sim.control(Control {
         faults: HashMap::from([("add".into(), vec![Fault::Timeout, Fault::Reset])]),
         ..Default::default()
     });
-    let provider = server.provider("sim", &sim.url()).await;
-    let service = server.provided_service(&provider, "1", "1.00").await;
-    let account = server.customer("10.00").await;
+    let Shop { server, sim, service, account } = Shop::open(backend, sim, "1.00").await;
     let worker = server.worker(quick_worker());
 
     // One at a time, so the simulator's order ids are known: 1001, then 1002.
@@ -227,9 +217,8 @@ async fn a_provider_that_cannot_be_reached_is_retried_then_reviewed(backend: Bac
 async fn a_refused_order_is_canceled_and_refunded(backend: Backend) {
     let server = TestServer::start(backend).await;
     let sim = quick_simulator().await;
-    let provider = server.provider("sim", &sim.url()).await;
     // The simulator has no service 999: it answers {"error": "Incorrect service ID"}.
-    let service = server.provided_service(&provider, "999", "1.00").await;
+    let service = server.simulated_service(&sim, "999", "1.00").await;
     let account = server.customer("10.00").await;
     let worker = server.worker(quick_worker());
     let id = place(&account, service.id, 1000).await;
@@ -243,7 +232,6 @@ async fn a_refused_order_is_canceled_and_refunded(backend: Backend) {
 /// A panel that knows only `status` with `order=`: the first multi-status call shows it, and
 /// from then on every order is asked about on its own, and still completes.
 async fn a_panel_without_multi_status_is_polled_order_by_order(backend: Backend) {
-    let server = TestServer::start(backend).await;
     let config = kassa_provider_sim::SimConfig {
         key: SIM_KEY.into(),
         pending: Duration::from_millis(100),
@@ -252,9 +240,7 @@ async fn a_panel_without_multi_status_is_polled_order_by_order(backend: Backend)
         ..kassa_provider_sim::SimConfig::default()
     };
     let sim = kassa_provider_sim::Simulator::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
-    let provider = server.provider("sim", &sim.url()).await;
-    let service = server.provided_service(&provider, "1", "1.00").await;
-    let account = server.customer("10.00").await;
+    let Shop { server, sim, service, account } = Shop::open(backend, sim, "1.00").await;
     let worker = server.worker(quick_worker());
     let mut ids = Vec::new();
     for _ in 0..3 {
@@ -272,11 +258,7 @@ async fn a_panel_without_multi_status_is_polled_order_by_order(backend: Backend)
 }
 
 async fn statuses_are_polled_in_batches(backend: Backend) {
-    let server = TestServer::start(backend).await;
-    let sim = quick_simulator().await;
-    let provider = server.provider("sim", &sim.url()).await;
-    let service = server.provided_service(&provider, "1", "1.00").await;
-    let account = server.customer("10.00").await;
+    let Shop { server, sim, service, account } = Shop::open(backend, quick_simulator().await, "1.00").await;
     let mut ids = Vec::new();
     for _ in 0..5 {
         ids.push(place(&account, service.id, 100).await);
@@ -305,11 +287,7 @@ async fn statuses_are_polled_in_batches(backend: Backend) {
 /// is accepted too the order goes to review, because the provider now holds it twice.
 async fn a_late_answer_under_an_old_claim_does_not_decide_for_a_newer_one(backend: Backend) {
     use kassa_store::Submission;
-    let server = TestServer::start(backend).await;
-    let sim = quick_simulator().await;
-    let provider = server.provider("sim", &sim.url()).await;
-    let service = server.provided_service(&provider, "1", "1.00").await;
-    let account = server.customer("10.00").await;
+    let Shop { server, sim: _sim, service, account } = Shop::open(backend, quick_simulator().await, "1.00").await;
     let (store, srv) = (&server.store, &server);
     // Claimed by a worker that stalls past its lease, sent to review, then requeued and claimed anew.
     let stalled_then_claimed_again = |id: OrderId| async move {
@@ -380,11 +358,7 @@ async fn a_late_answer_under_an_old_claim_does_not_decide_for_a_newer_one(backen
 /// being sent a second time; one already sent again goes to review.
 async fn only_the_sending_claim_decides_and_a_late_acceptance_is_not_sent_again(backend: Backend) {
     use kassa_store::Submission;
-    let server = TestServer::start(backend).await;
-    let sim = quick_simulator().await;
-    let provider = server.provider("sim", &sim.url()).await;
-    let service = server.provided_service(&provider, "1", "1.00").await;
-    let account = server.customer("10.00").await;
+    let Shop { server, sim: _sim, service, account } = Shop::open(backend, quick_simulator().await, "1.00").await;
     let store = &server.store;
 
     let sending = place(&account, service.id, 1000).await;
@@ -446,11 +420,7 @@ async fn only_the_sending_claim_decides_and_a_late_acceptance_is_not_sent_again(
 /// a settled order only, and moves no money.
 async fn a_settled_order_in_review_is_not_sent_again_nor_checked_for_ever(backend: Backend) {
     use kassa_store::Submission;
-    let server = TestServer::start(backend).await;
-    let sim = quick_simulator().await;
-    let provider = server.provider("sim", &sim.url()).await;
-    let service = server.provided_service(&provider, "1", "1.00").await;
-    let account = server.customer("10.00").await;
+    let Shop { server, sim: _sim, service, account } = Shop::open(backend, quick_simulator().await, "1.00").await;
     let store = &server.store;
 
     let id = place(&account, service.id, 1000).await;
@@ -498,11 +468,7 @@ async fn a_settled_order_in_review_is_not_sent_again_nor_checked_for_ever(backen
 /// Older builds could leave an order `queued` with the provider order id of a late acceptance:
 /// never sent again, never checked. The migration hands such orders to review, and only those.
 async fn orders_older_builds_left_queued_at_a_provider_go_to_review(backend: Backend) {
-    let server = TestServer::start(backend).await;
-    let sim = quick_simulator().await;
-    let provider = server.provider("sim", &sim.url()).await;
-    let service = server.provided_service(&provider, "1", "1.00").await;
-    let account = server.customer("10.00").await;
+    let Shop { server, sim: _sim, service, account } = Shop::open(backend, quick_simulator().await, "1.00").await;
     let stranded = place(&account, service.id, 1000).await;
     let waiting = place(&account, service.id, 1000).await;
     server
@@ -524,12 +490,8 @@ async fn orders_older_builds_left_queued_at_a_provider_go_to_review(backend: Bac
 }
 
 async fn customers_cancel_and_refill(backend: Backend) {
-    let server = TestServer::start(backend).await;
-    let sim = quick_simulator().await;
-    let provider = server.provider("sim", &sim.url()).await;
-    let service = server.provided_service(&provider, "1", "1.00").await;
+    let Shop { server, sim, service, account } = Shop::open(backend, quick_simulator().await, "1.00").await;
     let fixed = server.service(kassa_core::catalog::ServiceKind::Default, "1.00", 1, 100_000).await; // no cancel, no refill
-    let account = server.customer("10.00").await;
     let signer = account.signer();
     let cancel = |id: &OrderId| {
         signer.post(&format!("/api/v1/orders/{id}/cancel"), &json!({})).content_type(None).body(Vec::new())
@@ -613,11 +575,7 @@ async fn customers_cancel_and_refill(backend: Backend) {
 /// the next claim round sends the order to review, never to a second submission; an answer the
 /// silent worker records afterwards is kept for the operator but decides nothing.
 async fn an_expired_claim_goes_to_review_and_a_late_answer_is_only_noted(backend: Backend) {
-    let server = TestServer::start(backend).await;
-    let sim = quick_simulator().await;
-    let provider = server.provider("sim", &sim.url()).await;
-    let service = server.provided_service(&provider, "1", "1.00").await;
-    let account = server.customer("10.00").await;
+    let Shop { server, sim, service, account } = Shop::open(backend, quick_simulator().await, "1.00").await;
     let id = place(&account, service.id, 1000).await;
 
     let claimed = server.store.claim_submissions(10, Duration::from_millis(100)).await.unwrap();

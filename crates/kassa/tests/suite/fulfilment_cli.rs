@@ -14,6 +14,7 @@ use crate::support::{Backend, TestDb};
 crate::backend_tests!(
     an_order_flows_through_provider_sim_with_the_cli_and_webhooks,
     an_operator_cannot_refund_an_order_its_provider_holds_by_accident,
+    an_operator_dismisses_the_review_of_a_settled_order_only,
 );
 
 async fn an_order_flows_through_provider_sim_with_the_cli_and_webhooks(backend: Backend) {
@@ -167,4 +168,50 @@ async fn an_operator_cannot_refund_an_order_its_provider_holds_by_accident(backe
     assert_eq!((canceled["status"].as_str(), canceled["refunded"].as_f64()), (Some("canceled"), Some(0.5)));
     drop(node);
     drop(sim);
+}
+
+/// `kassa admin order dismiss` closes a review without moving money, so it refuses an order the
+/// customer paid for and did not get (that one is attached, requeued or canceled), and closes the
+/// review of a refunded one (say its provider reported a delivery after we refunded it).
+async fn an_operator_dismisses_the_review_of_a_settled_order_only(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let env = KassaEnv::for_db(&db);
+    assert!(env.run(&["migrate"]).status.success());
+    let seeded = env.seed("10.00", "1.00", 100_000);
+    let node = env.serve(&[]);
+    let client = seeded.client(&node.base_url);
+    let request = CreateOrderRequest {
+        service_id: seeded.service,
+        quantity: 1000,
+        link: "https://x".into(),
+        client_order_ref: None,
+        custom_comments: None,
+    };
+    let id = client.create_order(&request, None).await.unwrap().order.id;
+    drop(node);
+    let to_review =
+        format!("UPDATE orders SET upstream = 'needs_review', last_error = 'checked by hand' WHERE id = '{id}'");
+    db.execute_sql(&to_review).await;
+
+    let refused = env.run(&["admin", "order", "dismiss", &id]);
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("paid for") && said.contains("cancel"), "{said}");
+    let unchanged = env.json(&["admin", "order", "show", &id]);
+    assert_eq!((unchanged["upstream"].as_str(), unchanged["status"].as_str()), (Some("needs_review"), Some("pending")));
+
+    let canceled = env.json(&["admin", "order", "cancel", &id, "--confirm"]);
+    assert_eq!(canceled["refunded"].as_f64(), Some(1.0));
+    db.execute_sql(&to_review).await;
+    let dismissed = env.json(&["admin", "order", "dismiss", &id]);
+    assert_eq!(
+        (dismissed["upstream"].as_str(), dismissed["status"].as_str(), dismissed["refunded"].as_f64()),
+        (Some("closed"), Some("canceled"), Some(1.0)),
+        "{dismissed}"
+    );
+    assert_eq!(dismissed["last_error"].as_str(), Some("checked by hand"), "the note stays: {dismissed}");
+    let wallet = env.json(&["admin", "wallet", "show", "--customer", &seeded.customer.to_string()]);
+    assert_eq!(wallet["balance"].as_f64(), Some(10.0), "dismissing moved no money: {wallet}");
+    let second = env.run(&["admin", "order", "dismiss", &id]);
+    assert!(!second.status.success(), "a closed review is not dismissed twice");
 }

@@ -71,8 +71,7 @@ async fn exercise(server: &TestServer) -> Vec<(&'static str, String)> {
     let hook = signer.post("/api/v1/webhooks", &json!({"url": receiver.url})).send().await.json().unwrap();
     let webhook_secret = hook["webhook"]["secret"].as_str().unwrap().to_string();
     let sim = quick_simulator().await;
-    let provider = server.provider("sim", &sim.url()).await;
-    let provided = server.provided_service(&provider, "1", "1.00").await;
+    let provided = server.simulated_service(&sim, "1", "1.00").await;
     let worker = server.worker(quick_worker());
     let dispatcher = server.webhook_dispatcher(quick_webhooks(&[0]));
     let order = account

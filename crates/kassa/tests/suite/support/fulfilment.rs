@@ -13,7 +13,7 @@ use kassa_server::webhooks::WebhookConfig;
 use kassa_store::{NewProvider, ProviderKind, ProviderRecord, ServicePatch, ServiceRecord};
 use tokio::sync::watch;
 
-use super::TestServer;
+use super::{Account, Backend, TestServer};
 
 pub const SIM_KEY: &str = "sim-key";
 
@@ -52,7 +52,33 @@ pub fn quick_webhooks(schedule_ms: &[u64]) -> WebhookConfig {
     }
 }
 
+/// Where most fulfilment tests start: a server, the simulator `sim` registered as provider
+/// `sim`, a service it fulfils as its service "1", and a customer with 10.00 in the wallet.
+pub struct Shop {
+    pub server: TestServer,
+    pub sim: Simulator,
+    pub service: ServiceRecord,
+    pub account: Account,
+}
+
+impl Shop {
+    /// Opens a shop selling at `price` per 1,000 through `sim`.
+    pub async fn open(backend: Backend, sim: Simulator, price: &str) -> Self {
+        let server = TestServer::start(backend).await;
+        let service = server.simulated_service(&sim, "1", price).await;
+        let account = server.customer("10.00").await;
+        Self { server, sim, service, account }
+    }
+}
+
 impl TestServer {
+    /// A service the simulator fulfils as its service `provider_service`, through a provider
+    /// registered as `sim`.
+    pub async fn simulated_service(&self, sim: &Simulator, provider_service: &str, price: &str) -> ServiceRecord {
+        let provider = self.provider("sim", &sim.url()).await;
+        self.provided_service(&provider, provider_service, price).await
+    }
+
     /// Registers an smm-v2 provider at `url` (with the simulator's key).
     pub async fn provider(&self, name: &str, url: &str) -> ProviderRecord {
         self.store
