@@ -81,17 +81,33 @@ pub trait Store: Send + Sync + 'static {
 
     /// A customer's (or, without `customer`, an operator's) cancel request.
     async fn cancel_order(&self, customer: Option<CustomerId>, id: &OrderId) -> StoreResult<CancelOutcome>;
-    /// Records a refill request. With an idempotency key already used for this order, records
-    /// nothing and answers the refill recorded under it.
+    /// Records a refill request made without an idempotency key.
     async fn create_refill(
         &self,
         id: &OrderId,
         provider_refill_id: Option<String>,
         status: &str,
-        idempotency_key: Option<String>,
     ) -> StoreResult<RefillRecord>;
-    /// The refill of this order recorded under this idempotency key, if any.
-    async fn refill_by_key(&self, id: &OrderId, idempotency_key: &str) -> StoreResult<Option<RefillRecord>>;
+    /// Takes this order's idempotency key for a refill before the provider is asked, so that one
+    /// request under the key asks, on whichever node it arrives. A reservation older than
+    /// `stale_after` (its request died before recording the answer) is taken over.
+    async fn reserve_refill(
+        &self,
+        id: &OrderId,
+        idempotency_key: &str,
+        stale_after: Duration,
+    ) -> StoreResult<RefillReservation>;
+    /// Records the answer to a reserved refill. A reservation taken over meanwhile keeps the
+    /// answer recorded first.
+    async fn settle_refill(
+        &self,
+        refill: i64,
+        provider_refill_id: Option<String>,
+        status: &str,
+    ) -> StoreResult<RefillRecord>;
+    /// Gives a reserved refill's key back: the refill was not asked for (refused, or the provider
+    /// said no), so a retry under the key asks again.
+    async fn release_refill(&self, refill: i64) -> StoreResult<()>;
 
     // Identity verification
     /// The state check ([`kassa_core::verification::may_submit`]), the verification, its

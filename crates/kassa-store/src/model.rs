@@ -575,12 +575,18 @@ pub enum CancelOutcome {
     AskProvider(OrderRecord),
 }
 
-/// A refill request to record (see `Store::create_refill`).
-#[derive(Debug, Clone, Copy)]
-pub struct NewRefill<'a> {
-    pub provider_refill_id: Option<&'a str>,
-    pub status: &'a str,
-    pub idempotency_key: Option<&'a str>,
+/// The status of a refill reserved under an idempotency key while its provider is asked.
+pub const REFILL_REQUESTING: &str = "requesting";
+
+/// What reserving a refill under an idempotency key found (see `Store::reserve_refill`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefillReservation {
+    /// The key is this request's now: ask, then settle or release the refill.
+    Reserved(RefillRecord),
+    /// A refill was asked for under the key already: it is the answer.
+    Earlier(RefillRecord),
+    /// Another request is asking under the key right now.
+    Busy,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

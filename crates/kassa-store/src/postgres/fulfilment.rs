@@ -301,43 +301,88 @@ fn refill_row(row: &tokio_postgres::Row) -> RefillRecord {
     }
 }
 
-/// Records a refill; under a key already used for this order, answers that refill instead (a
-/// concurrent insert under the same key is waited for, then read: this transaction reads what
-/// committed before each statement).
+/// Records a refill made without an idempotency key.
 pub async fn create_refill(
     tx: &impl GenericClient,
     id: &OrderId,
-    new: &NewRefill<'_>,
+    provider_refill_id: Option<&str>,
+    status: &str,
     now: Millis,
 ) -> StoreResult<RefillRecord> {
-    let inserted = tx
-        .query_opt(
+    let row = tx
+        .query_one(
             &format!(
-                "INSERT INTO refills (order_id, provider_refill_id, status, created_at, idempotency_key)
-                 VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (order_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+                "INSERT INTO refills (order_id, provider_refill_id, status, created_at) VALUES ($1, $2, $3, $4)
                  RETURNING {REFILL_COLUMNS}"
             ),
-            &[&id.as_str(), &new.provider_refill_id, &new.status, &now, &new.idempotency_key],
+            &[&id.as_str(), &provider_refill_id, &status, &now],
         )
         .await
         .map_err(map_err)?;
-    match (inserted, new.idempotency_key) {
-        (Some(row), _) => Ok(refill_row(&row)),
-        (None, Some(key)) => refill_by_key(tx, id, key)
-            .await?
-            .ok_or_else(|| StoreError::Internal("a refill reported as recorded could not be read".into())),
-        (None, None) => Err(StoreError::Internal("a refill without a key was not recorded".into())),
-    }
+    Ok(refill_row(&row))
 }
 
-pub async fn refill_by_key(c: &impl GenericClient, id: &OrderId, key: &str) -> StoreResult<Option<RefillRecord>> {
-    let row = c
+/// Takes the key for a refill (see `Store::reserve_refill`): a new reservation, or one whose
+/// request has been gone since before `stale_before`, else what the key already holds. A
+/// concurrent reservation under the key is waited for, then read: each statement of this
+/// transaction reads what committed before it.
+pub async fn reserve_refill(
+    tx: &impl GenericClient,
+    id: &OrderId,
+    key: &str,
+    stale_before: Millis,
+    now: Millis,
+) -> StoreResult<RefillReservation> {
+    let taken = tx
         .query_opt(
+            &format!(
+                "INSERT INTO refills (order_id, status, created_at, idempotency_key) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (order_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO UPDATE
+                     SET created_at = excluded.created_at
+                     WHERE refills.status = $2 AND refills.created_at < $5
+                 RETURNING {REFILL_COLUMNS}"
+            ),
+            &[&id.as_str(), &REFILL_REQUESTING, &now, &key, &stale_before],
+        )
+        .await
+        .map_err(map_err)?;
+    if let Some(row) = taken {
+        return Ok(RefillReservation::Reserved(refill_row(&row)));
+    }
+    let held = tx
+        .query_one(
             &format!("SELECT {REFILL_COLUMNS} FROM refills WHERE order_id = $1 AND idempotency_key = $2"),
             &[&id.as_str(), &key],
         )
         .await
         .map_err(map_err)?;
-    Ok(row.as_ref().map(refill_row))
+    let held = refill_row(&held);
+    Ok(if held.status == REFILL_REQUESTING { RefillReservation::Busy } else { RefillReservation::Earlier(held) })
+}
+
+pub async fn settle_refill(
+    tx: &impl GenericClient,
+    refill: i64,
+    provider_refill_id: Option<&str>,
+    status: &str,
+) -> StoreResult<RefillRecord> {
+    tx.execute(
+        "UPDATE refills SET provider_refill_id = $2, status = $3 WHERE id = $1 AND status = $4",
+        &[&refill, &provider_refill_id, &status, &REFILL_REQUESTING],
+    )
+    .await
+    .map_err(map_err)?;
+    let row = tx
+        .query_opt(&format!("SELECT {REFILL_COLUMNS} FROM refills WHERE id = $1"), &[&refill])
+        .await
+        .map_err(map_err)?
+        .ok_or_else(|| StoreError::NotFound(format!("refill {refill}")))?;
+    Ok(refill_row(&row))
+}
+
+pub async fn release_refill(tx: &impl GenericClient, refill: i64) -> StoreResult<()> {
+    tx.execute("DELETE FROM refills WHERE id = $1 AND status = $2", &[&refill, &REFILL_REQUESTING])
+        .await
+        .map_err(map_err)?;
+    Ok(())
 }

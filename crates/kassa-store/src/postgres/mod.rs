@@ -525,18 +525,34 @@ impl Store for PostgresStore {
         id: &OrderId,
         provider_refill_id: Option<String>,
         status: &str,
-        idempotency_key: Option<String>,
     ) -> StoreResult<RefillRecord> {
-        let new = NewRefill {
-            provider_refill_id: provider_refill_id.as_deref(),
-            status,
-            idempotency_key: idempotency_key.as_deref(),
-        };
-        in_transaction!(self, tx => fulfilment::create_refill(&tx, id, &new, now_millis()))
+        let provider_refill_id = provider_refill_id.as_deref();
+        in_transaction!(self, tx => fulfilment::create_refill(&tx, id, provider_refill_id, status, now_millis()))
     }
 
-    async fn refill_by_key(&self, id: &OrderId, idempotency_key: &str) -> StoreResult<Option<RefillRecord>> {
-        read!(self, c => fulfilment::refill_by_key(&c, id, idempotency_key))
+    async fn reserve_refill(
+        &self,
+        id: &OrderId,
+        idempotency_key: &str,
+        stale_after: Duration,
+    ) -> StoreResult<RefillReservation> {
+        let now = now_millis();
+        let stale_before = now - stale_after.as_millis() as i64;
+        in_transaction!(self, tx => fulfilment::reserve_refill(&tx, id, idempotency_key, stale_before, now))
+    }
+
+    async fn settle_refill(
+        &self,
+        refill: i64,
+        provider_refill_id: Option<String>,
+        status: &str,
+    ) -> StoreResult<RefillRecord> {
+        let provider_refill_id = provider_refill_id.as_deref();
+        in_transaction!(self, tx => fulfilment::settle_refill(&tx, refill, provider_refill_id, status))
+    }
+
+    async fn release_refill(&self, refill: i64) -> StoreResult<()> {
+        in_transaction!(self, tx => fulfilment::release_refill(&tx, refill))
     }
 
     async fn create_provider(&self, new: NewProvider) -> StoreResult<ProviderRecord> {

@@ -284,35 +284,80 @@ fn refill_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RefillRecord> {
     })
 }
 
-/// Records a refill; under a key already used for this order, answers that refill instead.
-pub fn create_refill(conn: &Connection, id: &OrderId, new: &NewRefill<'_>, now: Millis) -> StoreResult<RefillRecord> {
-    let inserted = conn
+/// Records a refill made without an idempotency key.
+pub fn create_refill(
+    conn: &Connection,
+    id: &OrderId,
+    provider_refill_id: Option<&str>,
+    status: &str,
+    now: Millis,
+) -> StoreResult<RefillRecord> {
+    conn.query_row(
+        &format!(
+            "INSERT INTO refills (order_id, provider_refill_id, status, created_at) VALUES (?1, ?2, ?3, ?4)
+             RETURNING {REFILL_COLUMNS}"
+        ),
+        params![id.as_str(), provider_refill_id, status, now],
+        refill_row,
+    )
+    .map_err(map_err)
+}
+
+/// Takes the key for a refill (see `Store::reserve_refill`): a new reservation, or one whose
+/// request has been gone since before `stale_before`, else what the key already holds.
+pub fn reserve_refill(
+    conn: &Connection,
+    id: &OrderId,
+    key: &str,
+    stale_before: Millis,
+    now: Millis,
+) -> StoreResult<RefillReservation> {
+    let taken = conn
         .query_row(
             &format!(
-                "INSERT INTO refills (order_id, provider_refill_id, status, created_at, idempotency_key)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (order_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+                "INSERT INTO refills (order_id, status, created_at, idempotency_key) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (order_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO UPDATE
+                     SET created_at = excluded.created_at
+                     WHERE refills.status = ?2 AND refills.created_at < ?5
                  RETURNING {REFILL_COLUMNS}"
             ),
-            params![id.as_str(), new.provider_refill_id, new.status, now, new.idempotency_key],
+            params![id.as_str(), REFILL_REQUESTING, now, key, stale_before],
             refill_row,
         )
         .optional()
         .map_err(map_err)?;
-    match (inserted, new.idempotency_key) {
-        (Some(refill), _) => Ok(refill),
-        (None, Some(key)) => refill_by_key(conn, id, key)?
-            .ok_or_else(|| StoreError::Internal("a refill reported as recorded could not be read".into())),
-        (None, None) => Err(StoreError::Internal("a refill without a key was not recorded".into())),
+    if let Some(refill) = taken {
+        return Ok(RefillReservation::Reserved(refill));
     }
+    let held = conn
+        .query_row(
+            &format!("SELECT {REFILL_COLUMNS} FROM refills WHERE order_id = ?1 AND idempotency_key = ?2"),
+            params![id.as_str(), key],
+            refill_row,
+        )
+        .map_err(map_err)?;
+    Ok(if held.status == REFILL_REQUESTING { RefillReservation::Busy } else { RefillReservation::Earlier(held) })
 }
 
-pub fn refill_by_key(conn: &Connection, id: &OrderId, key: &str) -> StoreResult<Option<RefillRecord>> {
-    conn.query_row(
-        &format!("SELECT {REFILL_COLUMNS} FROM refills WHERE order_id = ?1 AND idempotency_key = ?2"),
-        params![id.as_str(), key],
-        refill_row,
+pub fn settle_refill(
+    conn: &Connection,
+    refill: i64,
+    provider_refill_id: Option<&str>,
+    status: &str,
+) -> StoreResult<RefillRecord> {
+    conn.execute(
+        "UPDATE refills SET provider_refill_id = ?2, status = ?3 WHERE id = ?1 AND status = ?4",
+        params![refill, provider_refill_id, status, REFILL_REQUESTING],
     )
-    .optional()
-    .map_err(map_err)
+    .map_err(map_err)?;
+    conn.query_row(&format!("SELECT {REFILL_COLUMNS} FROM refills WHERE id = ?1"), [refill], refill_row)
+        .optional()
+        .map_err(map_err)?
+        .ok_or_else(|| StoreError::NotFound(format!("refill {refill}")))
+}
+
+pub fn release_refill(conn: &Connection, refill: i64) -> StoreResult<()> {
+    conn.execute("DELETE FROM refills WHERE id = ?1 AND status = ?2", params![refill, REFILL_REQUESTING])
+        .map_err(map_err)?;
+    Ok(())
 }

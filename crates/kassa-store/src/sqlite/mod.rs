@@ -487,22 +487,38 @@ impl Store for SqliteStore {
         id: &OrderId,
         provider_refill_id: Option<String>,
         status: &str,
-        idempotency_key: Option<String>,
     ) -> StoreResult<RefillRecord> {
         let (id, status) = (id.clone(), status.to_string());
+        self.write(move |c| fulfilment::create_refill(c, &id, provider_refill_id.as_deref(), &status, now_millis()))
+            .await
+    }
+
+    async fn reserve_refill(
+        &self,
+        id: &OrderId,
+        idempotency_key: &str,
+        stale_after: Duration,
+    ) -> StoreResult<RefillReservation> {
+        let (id, key) = (id.clone(), idempotency_key.to_string());
         self.write(move |c| {
-            let new = NewRefill {
-                provider_refill_id: provider_refill_id.as_deref(),
-                status: &status,
-                idempotency_key: idempotency_key.as_deref(),
-            };
-            fulfilment::create_refill(c, &id, &new, now_millis())
+            let now = now_millis();
+            fulfilment::reserve_refill(c, &id, &key, now - stale_after.as_millis() as i64, now)
         })
         .await
     }
 
-    async fn refill_by_key(&self, id: &OrderId, idempotency_key: &str) -> StoreResult<Option<RefillRecord>> {
-        self.read(|c| fulfilment::refill_by_key(c, id, idempotency_key))
+    async fn settle_refill(
+        &self,
+        refill: i64,
+        provider_refill_id: Option<String>,
+        status: &str,
+    ) -> StoreResult<RefillRecord> {
+        let status = status.to_string();
+        self.write(move |c| fulfilment::settle_refill(c, refill, provider_refill_id.as_deref(), &status)).await
+    }
+
+    async fn release_refill(&self, refill: i64) -> StoreResult<()> {
+        self.write(move |c| fulfilment::release_refill(c, refill)).await
     }
 
     async fn create_provider(&self, new: NewProvider) -> StoreResult<ProviderRecord> {

@@ -26,9 +26,7 @@ impl Background {
         let worker = WorkerConfig {
             tick: ms(args.worker_tick_ms.max(10)),
             poll_interval: ms(args.poll_interval_ms.max(10)),
-            // A claim outlives the slowest provider call, so a slow answer is not taken for a
-            // vanished worker.
-            lease: provider_timeout * 2 + Duration::from_secs(10),
+            lease: kassa_server::fulfilment::lease_for(provider_timeout),
             retry_base: ms(args.submit_retry_base_ms.max(1)),
             max_attempts: args.submit_max_attempts.max(1),
             ..WorkerConfig::default()

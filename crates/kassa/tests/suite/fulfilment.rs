@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::support::fulfilment::{eventually, quick_simulator, quick_worker, Shop, SIM_KEY};
 use crate::support::{assert_error, Account, Backend, TestServer};
+use kassa_store::RefillReservation;
 
 crate::backend_tests!(
     an_order_reaches_completed_through_the_worker,
@@ -27,6 +28,8 @@ crate::backend_tests!(
     a_settled_order_in_review_is_not_sent_again_nor_checked_for_ever,
     orders_older_builds_left_queued_at_a_provider_go_to_review,
     customers_cancel_and_refill,
+    a_refill_key_asks_the_provider_once_across_nodes,
+    a_refill_reservation_is_taken_over_once_stale_and_given_back_when_refused,
 );
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -603,4 +606,100 @@ async fn an_expired_claim_goes_to_review_and_a_late_answer_is_only_noted(backend
     assert!(note.contains(reviewed.last_error.as_deref().unwrap()), "the reason for the review is kept: {note:?}");
     assert!(sim.requests().iter().all(|r| r.action != "add"), "nothing was sent by anyone");
     assert!(server.store.audit_books().await.unwrap().is_balanced());
+}
+
+/// Refills of one order under one idempotency key, sent at once to two nodes of one database
+/// while the provider is slow to answer: the provider is asked once, every other request is told
+/// to retry, and a retry afterwards gets the refill that was asked for.
+async fn a_refill_key_asks_the_provider_once_across_nodes(backend: Backend) {
+    let Shop { server, sim, service, account } = Shop::open(backend, quick_simulator().await, "1.00").await;
+    let worker = server.worker(quick_worker());
+    let done = place(&account, service.id, 1000).await;
+    assert_eq!(until_final(&server, &done).await.status, OrderStatus::Completed);
+    worker.stop().await;
+    // The first refill to reach the provider waits two seconds for its answer.
+    sim.control(Control { faults: HashMap::from([("refill".into(), vec![Fault::Slow])]), ..Default::default() });
+    let second = server.second_node().await;
+    let accounts = [account.clone(), Account { base_url: second.base_url.clone(), ..account.clone() }];
+    let refill = |account: &Account| {
+        account
+            .signer()
+            .post(&format!("/api/v1/orders/{done}/refill"), &json!({}))
+            .content_type(None)
+            .body(Vec::new())
+            .header("X-Idempotency-Key", "one-refill")
+    };
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let request = refill(&accounts[i % 2]);
+            tokio::spawn(async move { request.send().await })
+        })
+        .collect();
+    let mut asked = Vec::new();
+    for task in tasks {
+        let answer = task.await.unwrap();
+        match answer.status {
+            200 => asked.push(answer.json().unwrap()["refill"].clone()),
+            409 => assert_eq!(answer.json().unwrap()["error"], "customer_wallet_locked"),
+            other => panic!("unexpected HTTP {other}: {}", String::from_utf8_lossy(&answer.body)),
+        }
+    }
+    assert_eq!(asked.len(), 1, "one request asked, the others were told to retry: {asked:?}");
+    let refills = sim.requests().iter().filter(|r| r.action == "refill").count();
+    assert_eq!(refills, 1, "the provider was asked once");
+    for account in &accounts {
+        let retried = refill(account).send().await;
+        assert_eq!((retried.status, retried.header("idempotent-replayed")), (200, Some("true")));
+        assert_eq!(retried.json().unwrap()["refill"], asked[0]);
+    }
+    assert_eq!(sim.requests().iter().filter(|r| r.action == "refill").count(), 1);
+}
+
+/// A reservation whose request died before the provider's answer was recorded holds its key
+/// only until it is stale, then the next request under the key takes it over; the answer recorded
+/// first stands. A refill the provider would not take gives its key back, so a retry asks again.
+async fn a_refill_reservation_is_taken_over_once_stale_and_given_back_when_refused(backend: Backend) {
+    let Shop { server, sim, service, account } = Shop::open(backend, quick_simulator().await, "1.00").await;
+    let worker = server.worker(quick_worker());
+    let done = place(&account, service.id, 1000).await;
+    assert_eq!(until_final(&server, &done).await.status, OrderStatus::Completed);
+    worker.stop().await;
+    let store = &server.store;
+    let minute = Duration::from_secs(60);
+
+    let RefillReservation::Reserved(first) = store.reserve_refill(&done, "crashed", minute).await.unwrap() else {
+        panic!("a new key is reserved");
+    };
+    assert_eq!((first.status.as_str(), first.provider_refill_id.as_deref()), ("requesting", None));
+    assert_eq!(store.reserve_refill(&done, "crashed", minute).await.unwrap(), RefillReservation::Busy);
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let RefillReservation::Reserved(taken) =
+        store.reserve_refill(&done, "crashed", Duration::from_millis(10)).await.unwrap()
+    else {
+        panic!("a stale reservation is taken over");
+    };
+    assert_eq!(taken.id, first.id);
+    assert_eq!(store.reserve_refill(&done, "crashed", minute).await.unwrap(), RefillReservation::Busy);
+    let settled = store.settle_refill(taken.id, Some("71".into()), "requested").await.unwrap();
+    assert_eq!((settled.status.as_str(), settled.provider_refill_id.as_deref()), ("requested", Some("71")));
+    // The request that died answers after all: what was recorded first stands.
+    let late = store.settle_refill(first.id, Some("70".into()), "requested").await.unwrap();
+    assert_eq!(late, settled);
+    store.release_refill(first.id).await.unwrap();
+    assert_eq!(store.reserve_refill(&done, "crashed", minute).await.unwrap(), RefillReservation::Earlier(settled));
+
+    // Over HTTP: the provider fails the first refill under a key; the key is free again.
+    sim.control(Control { faults: HashMap::from([("refill".into(), vec![Fault::Error])]), ..Default::default() });
+    let refill = || {
+        account
+            .signer()
+            .post(&format!("/api/v1/orders/{done}/refill"), &json!({}))
+            .content_type(None)
+            .body(Vec::new())
+            .header("X-Idempotency-Key", "refused-first")
+    };
+    assert_error(&refill().send().await, 502, "provider_unavailable");
+    let retried = refill().send().await;
+    assert_eq!((retried.status, retried.header("idempotent-replayed")), (200, None));
+    assert_eq!(sim.requests().iter().filter(|r| r.action == "refill").count(), 2, "asked again after the failure");
 }

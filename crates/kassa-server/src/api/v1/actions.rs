@@ -7,12 +7,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kassa_core::validation::optional_idempotency_key;
 use kassa_core::{ErrorCode, OrderId};
-use kassa_store::{present, rules, CancelOutcome, OrderRecord, RefillRecord, StoreError};
+use kassa_store::{present, rules, CancelOutcome, OrderRecord, RefillRecord, RefillReservation, StoreError};
 use kassa_wire::v1::{CancelResponse, Refill, RefillResponse};
 
 use super::{id_text, PathId};
 use crate::auth::v1::Signed;
 use crate::error::ApiError;
+use crate::fulfilment::lease_for;
 use crate::fulfilment::smm_v2::{CallError, SmmV2};
 use crate::state::AppState;
 
@@ -124,36 +125,57 @@ pub async fn refill(
         .await
         .map_err(store_error)?
         .ok_or_else(|| ApiError::new(ErrorCode::OrderNotFound))?;
-    // One request per key at a time (in this process); an earlier one's refill is the answer,
-    // even if the order could no longer be refilled now.
-    let _in_flight = match &key {
-        Some(key) => Some(
-            state
-                .inflight
-                .enter(signed.key.customer_id, &format!("refill:{id}:{key}"))
-                .ok_or_else(|| ApiError::new(ErrorCode::CustomerWalletLocked).retry_after(1))?,
-        ),
+    // The key is reserved in the database before the provider is asked, so one request under it
+    // asks, whichever node it reaches; an earlier request's refill is the answer, even if the order
+    // could no longer be refilled now.
+    let reserved = match &key {
+        Some(key) => match state
+            .store
+            .reserve_refill(&id, key, lease_for(state.config.provider_timeout))
+            .await
+            .map_err(store_error)?
+        {
+            RefillReservation::Reserved(refill) => Some(refill.id),
+            RefillReservation::Earlier(refill) => return Ok(refill_response(refill, true)),
+            RefillReservation::Busy => return Err(ApiError::new(ErrorCode::CustomerWalletLocked).retry_after(1)),
+        },
         None => None,
     };
-    if let Some(key) = &key {
-        if let Some(earlier) = state.store.refill_by_key(&id, key).await.map_err(store_error)? {
-            return Ok(refill_response(earlier, true));
+    let asked = ask_for_refill(&state, &order).await;
+    let record = match (asked, reserved) {
+        (Ok((provider_refill, status)), Some(refill)) => {
+            state.store.settle_refill(refill, provider_refill, status).await
         }
-    }
+        (Ok((provider_refill, status)), None) => state.store.create_refill(&id, provider_refill, status).await,
+        (Err(refused), reserved) => {
+            // Not asked for: the key is free for a retry. If giving it back fails, the
+            // reservation is taken over once stale.
+            if let Some(refill) = reserved {
+                if let Err(e) = state.store.release_refill(refill).await {
+                    tracing::warn!(error = %e, refill, "a refused refill's reservation was not released");
+                }
+            }
+            return Err(refused);
+        }
+    };
+    Ok(refill_response(record.map_err(store_error)?, false))
+}
+
+/// Checks that `order` may be refilled and asks its provider, if it has one: the provider's
+/// refill id and the refill's status.
+async fn ask_for_refill(state: &AppState, order: &OrderRecord) -> Result<(Option<String>, &'static str), ApiError> {
     let services = state.store.services(false).await.map_err(store_error)?;
-    rules::check_refill(&order, services.iter().find(|s| s.id == order.service_id)).map_err(store_error)?;
-    let (provider_refill, status) = match connector(&state, &order).await? {
+    rules::check_refill(order, services.iter().find(|s| s.id == order.service_id)).map_err(store_error)?;
+    match connector(state, order).await? {
         Some((connector, provider_order)) => {
             let refill = connector
                 .refill(&provider_order)
                 .await
                 .map_err(|e| provider_error(e, ErrorCode::OrderNotRefillable))?;
-            (Some(refill), "requested")
+            Ok((Some(refill), "requested"))
         }
-        None => (None, "pending"),
-    };
-    let record = state.store.create_refill(&id, provider_refill, status, key).await.map_err(store_error)?;
-    Ok(refill_response(record, false))
+        None => Ok((None, "pending")),
+    }
 }
 
 fn refill_response(record: RefillRecord, replayed: bool) -> Response {

@@ -82,35 +82,30 @@ impl TestServer {
         let master_key = db.master_key.clone();
         let vault = Vault::new(master_key.clone());
         let server_vault = Vault::new(options.server_master_key.unwrap_or_else(|| master_key.clone()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("local addr");
-        let config = ServerConfig { listen: addr, ..options.config };
-        let state = AppState::new(store.clone(), server_vault, config.clone()).expect("server state");
         let conformance = schema::Conformance::default();
-        let check = conformance.clone();
-        let app = kassa_server::router(state.clone())
-            .layer(axum::middleware::from_fn(move |request, next| check.clone().layer(request, next)));
-        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            kassa_server::serve_router(listener, app, &config, async {
-                let _ = stop.await;
-            })
-            .await
-            .expect("server runs");
-        });
+        let mut node = Node::start(store.clone(), server_vault, options.config, &conformance).await;
         Self {
             db,
             store,
             master_key,
             vault,
-            base_url: format!("http://{addr}"),
-            addr,
-            state,
+            base_url: node.base_url.clone(),
+            addr: node.addr,
+            state: node.state.clone(),
             _conformance: schema::ConformanceGuard(conformance.clone()),
             conformance,
-            shutdown: Some(shutdown),
-            task: Some(task),
+            shutdown: node.shutdown.take(),
+            task: node.task.take(),
         }
+    }
+
+    /// A second node on this test's database, as another `kassa serve` process would be: its own
+    /// store connections, in-flight keys, rate limits and provider connectors. It stops when
+    /// dropped.
+    pub async fn second_node(&self) -> Node {
+        let store = self.db.open(&StoreOptions::default()).await;
+        let config = self.state.config.clone();
+        Node::start(store, Vault::new(self.master_key.clone()), config, &self.conformance).await
     }
 
     /// Stops the server (finishing requests in progress) and hands back its database.
@@ -197,6 +192,49 @@ impl TestServer {
             })
             .await
             .expect("create service")
+    }
+}
+
+/// One server on `127.0.0.1:0`, its answers checked against openapi.json.
+pub struct Node {
+    pub base_url: String,
+    pub addr: std::net::SocketAddr,
+    pub state: AppState,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Node {
+    async fn start(
+        store: Arc<dyn Store>,
+        vault: Vault,
+        config: ServerConfig,
+        conformance: &schema::Conformance,
+    ) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let config = ServerConfig { listen: addr, ..config };
+        let state = AppState::new(store, vault, config.clone()).expect("server state");
+        let check = conformance.clone();
+        let app = kassa_server::router(state.clone())
+            .layer(axum::middleware::from_fn(move |request, next| check.clone().layer(request, next)));
+        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            kassa_server::serve_router(listener, app, &config, async {
+                let _ = stop.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        Self { base_url: format!("http://{addr}"), addr, state, shutdown: Some(shutdown), task: Some(task) }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
     }
 }
 
