@@ -644,6 +644,20 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
 
+    /// `.cargo/config.toml` builds the bundled SQLite without the global page-cache group and
+    /// memory statistics: both take a process-wide mutex on every page fetched and every
+    /// allocation, which the writer and the readers contend for (about 17 % of the server's CPU
+    /// per order; BENCHMARKS.md). A build that lost those flags fails here.
+    #[test]
+    fn sqlite_is_built_without_process_wide_mutexes() {
+        let conn = Connection::open_in_memory().unwrap();
+        let mut stmt = conn.prepare("PRAGMA compile_options").unwrap();
+        let options: Vec<String> = stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
+        assert!(!options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"), "{options:?}");
+        assert!(options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"), "{options:?}");
+        assert!(options.iter().any(|o| o == "THREADSAFE=1"), "{options:?}");
+    }
+
     #[test]
     fn a_reader_left_in_a_transaction_is_not_kept() {
         let dir = tempfile::tempdir().unwrap();
