@@ -687,6 +687,15 @@ async fn a_refill_reservation_is_taken_over_once_stale_and_given_back_when_refus
     assert_eq!(late, settled);
     store.release_refill(first.id).await.unwrap();
     assert_eq!(store.reserve_refill(&done, "crashed", minute).await.unwrap(), RefillReservation::Earlier(settled));
+    // A reservation given back is gone: settling it says so (the server then records the refill
+    // without its key, since the provider took it).
+    let RefillReservation::Reserved(given_back) = store.reserve_refill(&done, "given-back", minute).await.unwrap()
+    else {
+        panic!("a new key is reserved");
+    };
+    store.release_refill(given_back.id).await.unwrap();
+    let gone = store.settle_refill(given_back.id, Some("72".into()), "requested").await.unwrap_err();
+    assert!(matches!(gone, StoreError::NotFound(_)), "{gone:?}");
 
     // Over HTTP: the provider fails the first refill under a key; the key is free again.
     sim.control(Control { faults: HashMap::from([("refill".into(), vec![Fault::Error])]), ..Default::default() });

@@ -144,7 +144,12 @@ pub async fn refill(
     let asked = ask_for_refill(&state, &order).await;
     let record = match (asked, reserved) {
         (Ok((provider_refill, status)), Some(refill)) => {
-            state.store.settle_refill(refill, provider_refill, status).await
+            match state.store.settle_refill(refill, provider_refill.clone(), status).await {
+                // The reservation went stale, was taken over and given back meanwhile (this node
+                // stalled): the provider took this refill all the same, so it is recorded.
+                Err(StoreError::NotFound(_)) => state.store.create_refill(&id, provider_refill, status).await,
+                settled => settled,
+            }
         }
         (Ok((provider_refill, status)), None) => state.store.create_refill(&id, provider_refill, status).await,
         (Err(refused), reserved) => {
