@@ -108,6 +108,10 @@ pub trait Store: Send + Sync + 'static {
     /// Gives a reserved refill's key back: the refill was not asked for (refused, or the provider
     /// said no), so a retry under the key asks again.
     async fn release_refill(&self, refill: i64) -> StoreResult<()>;
+    /// Refill requests, newest first.
+    async fn refills(&self, filter: RefillFilter) -> StoreResult<Vec<RefillRecord>>;
+    /// An operator closes a refill as `completed` or `rejected` ([`rules::may_close_refill`]).
+    async fn close_refill(&self, refill: i64, status: &str) -> StoreResult<RefillRecord>;
 
     // Identity verification
     /// The state check ([`kassa_core::verification::may_submit`]), the verification, its

@@ -577,6 +577,22 @@ pub enum CancelOutcome {
 
 /// The status of a refill reserved under an idempotency key while its provider is asked.
 pub const REFILL_REQUESTING: &str = "requesting";
+/// A refill of a manual service, waiting for an operator.
+pub const REFILL_PENDING: &str = "pending";
+/// A refill its provider was asked for.
+pub const REFILL_REQUESTED: &str = "requested";
+/// The statuses an operator closes a refill with.
+pub const REFILL_CLOSED: [&str; 2] = ["completed", "rejected"];
+/// Every status a refill can have.
+pub const REFILL_STATUSES: [&str; 5] = [REFILL_REQUESTING, REFILL_PENDING, REFILL_REQUESTED, "completed", "rejected"];
+
+/// Refill requests an operator lists (see `Store::refills`), newest first.
+#[derive(Debug, Clone, Default)]
+pub struct RefillFilter {
+    pub status: Option<String>,
+    pub order_id: Option<String>,
+    pub limit: u32,
+}
 
 /// What reserving a refill under an idempotency key found (see `Store::reserve_refill`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,7 +10,8 @@ use kassa_core::{Minor, OrderStatus};
 
 use crate::model::{
     ActionRefusal, DeliveryAttempt, DeliveryState, LedgerEntry, LedgerKind, Millis, NewLedgerEntry, NewProvider,
-    OrderRecord, ProviderKind, ServiceRecord, StatusChange, Submission, Upstream,
+    OrderRecord, ProviderKind, RefillRecord, ServiceRecord, StatusChange, Submission, Upstream, REFILL_CLOSED,
+    REFILL_PENDING, REFILL_REQUESTED,
 };
 use crate::{StoreError, StoreResult};
 
@@ -217,6 +218,23 @@ pub fn cancel_decision(order: &OrderRecord, service: Option<&ServiceRecord>) -> 
 }
 
 /// Whether an order may be refilled, and through its provider or by hand.
+/// Whether an operator may close a refill as `status`: `completed` or `rejected`, and only one
+/// that waits for an operator (`pending`, of a manual service) or was asked of its provider
+/// (`requested`). One being asked for right now (`requesting`) is left to its request, and a
+/// closed one stays as it was closed.
+pub fn may_close_refill(current: &RefillRecord, status: &str) -> StoreResult<()> {
+    if !REFILL_CLOSED.contains(&status) {
+        return Err(StoreError::Invalid(format!("a refill is closed as completed or rejected, not {status:?}")));
+    }
+    if current.status != REFILL_PENDING && current.status != REFILL_REQUESTED {
+        return Err(StoreError::Invalid(format!(
+            "refill {} is {}: only a pending or requested refill is closed",
+            current.id, current.status
+        )));
+    }
+    Ok(())
+}
+
 pub fn check_refill(order: &OrderRecord, service: Option<&ServiceRecord>) -> Result<(), StoreError> {
     if !service.is_some_and(|s| s.refill_allowed) {
         return Err(StoreError::NotAllowed(ActionRefusal::RefillNotSupported));

@@ -378,6 +378,9 @@ pub enum AdminCommand {
     /// Upstream providers that fulfil orders.
     #[command(subcommand)]
     Provider(ProviderCommand),
+    /// Customers' refill requests: those of manual services wait here for an operator.
+    #[command(subcommand)]
+    Refill(RefillCommand),
     /// Customers' webhook endpoints and their delivery log.
     #[command(subcommand)]
     Webhook(WebhookCommand),
@@ -744,6 +747,33 @@ pub enum ProviderCommand {
     /// The provider's balance.
     Balance {
         provider: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RefillCommand {
+    /// Refill requests, newest first. `pending`: a manual service's, waiting for an operator;
+    /// `requested`: asked of the provider; `requesting`: being asked right now; `completed`,
+    /// `rejected`: closed by an operator.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        /// Only this order's refills.
+        #[arg(long)]
+        order: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Close a pending or requested refill once it is done (`--status completed`) or will not be
+    /// (`--status rejected`). Moves no money.
+    Close {
+        id: i64,
+        #[arg(long)]
+        status: String,
         #[arg(long)]
         json: bool,
     },

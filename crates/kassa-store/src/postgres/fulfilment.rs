@@ -380,6 +380,38 @@ pub async fn settle_refill(
     Ok(refill_row(&row))
 }
 
+pub async fn refills(c: &impl GenericClient, filter: &RefillFilter) -> StoreResult<Vec<RefillRecord>> {
+    let rows = c
+        .query(
+            &format!(
+                "SELECT {REFILL_COLUMNS} FROM refills
+                 WHERE ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR order_id = $3)
+                 ORDER BY id DESC LIMIT $1"
+            ),
+            &[&i64::from(filter.limit), &filter.status, &filter.order_id],
+        )
+        .await
+        .map_err(map_err)?;
+    Ok(rows.iter().map(refill_row).collect())
+}
+
+pub async fn close_refill(tx: &impl GenericClient, refill: i64, status: &str) -> StoreResult<RefillRecord> {
+    let current = tx
+        .query_opt(&format!("SELECT {REFILL_COLUMNS} FROM refills WHERE id = $1 FOR UPDATE"), &[&refill])
+        .await
+        .map_err(map_err)?
+        .ok_or_else(|| StoreError::NotFound(format!("refill {refill}")))?;
+    rules::may_close_refill(&refill_row(&current), status)?;
+    let row = tx
+        .query_one(
+            &format!("UPDATE refills SET status = $2 WHERE id = $1 RETURNING {REFILL_COLUMNS}"),
+            &[&refill, &status],
+        )
+        .await
+        .map_err(map_err)?;
+    Ok(refill_row(&row))
+}
+
 pub async fn release_refill(tx: &impl GenericClient, refill: i64) -> StoreResult<()> {
     tx.execute("DELETE FROM refills WHERE id = $1 AND status = $2", &[&refill, &REFILL_REQUESTING])
         .await

@@ -555,6 +555,14 @@ impl Store for PostgresStore {
         in_transaction!(self, tx => fulfilment::release_refill(&tx, refill))
     }
 
+    async fn refills(&self, filter: RefillFilter) -> StoreResult<Vec<RefillRecord>> {
+        read!(self, c => fulfilment::refills(&c, &filter))
+    }
+
+    async fn close_refill(&self, refill: i64, status: &str) -> StoreResult<RefillRecord> {
+        in_transaction!(self, tx => fulfilment::close_refill(&tx, refill, status))
+    }
+
     async fn create_provider(&self, new: NewProvider) -> StoreResult<ProviderRecord> {
         in_transaction!(self, tx => fulfilment::create_provider(&tx, &new, now_millis()))
     }

@@ -356,6 +356,33 @@ pub fn settle_refill(
         .ok_or_else(|| StoreError::NotFound(format!("refill {refill}")))
 }
 
+pub fn refills(conn: &Connection, filter: &RefillFilter) -> StoreResult<Vec<RefillRecord>> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {REFILL_COLUMNS} FROM refills
+             WHERE (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR order_id = ?3)
+             ORDER BY id DESC LIMIT ?1"
+        ))
+        .map_err(map_err)?;
+    let rows = stmt.query_map(params![filter.limit, filter.status, filter.order_id], refill_row).map_err(map_err)?;
+    rows.collect::<Result<_, _>>().map_err(map_err)
+}
+
+pub fn close_refill(conn: &Connection, refill: i64, status: &str) -> StoreResult<RefillRecord> {
+    let current = conn
+        .query_row(&format!("SELECT {REFILL_COLUMNS} FROM refills WHERE id = ?1"), [refill], refill_row)
+        .optional()
+        .map_err(map_err)?
+        .ok_or_else(|| StoreError::NotFound(format!("refill {refill}")))?;
+    rules::may_close_refill(&current, status)?;
+    conn.query_row(
+        &format!("UPDATE refills SET status = ?2 WHERE id = ?1 RETURNING {REFILL_COLUMNS}"),
+        params![refill, status],
+        refill_row,
+    )
+    .map_err(map_err)
+}
+
 pub fn release_refill(conn: &Connection, refill: i64) -> StoreResult<()> {
     conn.execute("DELETE FROM refills WHERE id = ?1 AND status = ?2", params![refill, REFILL_REQUESTING])
         .map_err(map_err)?;

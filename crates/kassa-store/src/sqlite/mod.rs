@@ -521,6 +521,15 @@ impl Store for SqliteStore {
         self.write(move |c| fulfilment::release_refill(c, refill)).await
     }
 
+    async fn refills(&self, filter: RefillFilter) -> StoreResult<Vec<RefillRecord>> {
+        self.read_blocking(move |c| fulfilment::refills(c, &filter)).await
+    }
+
+    async fn close_refill(&self, refill: i64, status: &str) -> StoreResult<RefillRecord> {
+        let status = status.to_string();
+        self.write(move |c| fulfilment::close_refill(c, refill, &status)).await
+    }
+
     async fn create_provider(&self, new: NewProvider) -> StoreResult<ProviderRecord> {
         self.write(move |c| fulfilment::create_provider(c, &new, now_millis())).await
     }

@@ -15,6 +15,7 @@ crate::backend_tests!(
     an_order_flows_through_provider_sim_with_the_cli_and_webhooks,
     an_operator_cannot_refund_an_order_its_provider_holds_by_accident,
     an_operator_dismisses_the_review_of_a_settled_order_only,
+    an_operator_lists_and_closes_the_refills_of_a_manual_service,
 );
 
 async fn an_order_flows_through_provider_sim_with_the_cli_and_webhooks(backend: Backend) {
@@ -214,4 +215,59 @@ async fn an_operator_dismisses_the_review_of_a_settled_order_only(backend: Backe
     assert_eq!(wallet["balance"].as_f64(), Some(10.0), "dismissing moved no money: {wallet}");
     let second = env.run(&["admin", "order", "dismiss", &id]);
     assert!(!second.status.success(), "a closed review is not dismissed twice");
+}
+
+/// A manual service's refill requests wait for an operator: `kassa admin refill list` finds them
+/// and `kassa admin refill close` records the outcome, once.
+async fn an_operator_lists_and_closes_the_refills_of_a_manual_service(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let env = KassaEnv::for_db(&db);
+    assert!(env.run(&["migrate"]).status.success());
+    let seeded = env.seed("10.00", "1.00", 100_000);
+    env.json(&["admin", "service", "update", &seeded.service.to_string(), "--refill-allowed", "true"]);
+    let node = env.serve(&["--no-worker"]);
+    let client = seeded.client(&node.base_url);
+    let request = CreateOrderRequest {
+        service_id: seeded.service,
+        quantity: 1000,
+        link: "https://x".into(),
+        client_order_ref: None,
+        custom_comments: None,
+    };
+    let mut orders = Vec::new();
+    for _ in 0..2 {
+        let id = client.create_order(&request, None).await.unwrap().order.id;
+        env.json(&["admin", "order", "set-status", &id, "completed"]);
+        orders.push(id);
+    }
+    let first = client.refill_order(&orders[0]).await.unwrap();
+    let second = client.refill_order(&orders[1]).await.unwrap();
+    assert_eq!((first.status.as_str(), second.status.as_str()), ("pending", "pending"));
+
+    let pending = env.json(&["admin", "refill", "list", "--status", "pending"]);
+    let ids: Vec<i64> = pending["refills"].as_array().unwrap().iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, vec![second.id, first.id], "newest first: {pending}");
+    let of_first = env.json(&["admin", "refill", "list", "--order", &orders[0]]);
+    assert_eq!(of_first["refills"].as_array().map(Vec::len), Some(1), "{of_first}");
+    assert_eq!(of_first["refills"][0]["order_id"].as_str(), Some(orders[0].as_str()));
+
+    let closed = env.json(&["admin", "refill", "close", &first.id.to_string(), "--status", "completed"]);
+    assert_eq!((closed["id"].as_i64(), closed["status"].as_str()), (Some(first.id), Some("completed")));
+    for (args, says) in [
+        (
+            vec!["admin", "refill", "close", &first.id.to_string(), "--status", "rejected"],
+            "only a pending or requested",
+        ),
+        (vec!["admin", "refill", "close", &second.id.to_string(), "--status", "done"], "completed or rejected"),
+        (vec!["admin", "refill", "close", "999999", "--status", "completed"], "refill 999999"),
+        (vec!["admin", "refill", "list", "--status", "done"], "unknown refill status"),
+    ] {
+        let refused = env.run(&args);
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success() && said.contains(says), "{args:?}: {said}");
+    }
+    let left = env.json(&["admin", "refill", "list", "--status", "pending"]);
+    let ids: Vec<i64> = left["refills"].as_array().unwrap().iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, vec![second.id], "a refused close changed nothing: {left}");
+    drop(node);
 }

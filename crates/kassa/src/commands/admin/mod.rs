@@ -6,6 +6,7 @@ mod customer;
 pub mod key;
 mod order;
 pub mod provider;
+mod refill;
 mod service;
 mod verification;
 mod wallet;
@@ -26,6 +27,7 @@ pub async fn run(settings: &Settings, command: AdminCommand) -> Result<()> {
         AdminCommand::Order(c) => order::run(store.as_ref(), c).await,
         AdminCommand::Verification(c) => verification::run(settings, store.as_ref(), c).await,
         AdminCommand::Provider(c) => provider::run(settings, store.as_ref(), c).await,
+        AdminCommand::Refill(c) => refill::run(store.as_ref(), c).await,
         AdminCommand::Webhook(c) => webhook::run(settings, store.as_ref(), c).await,
         AdminCommand::Books { json } => books::run(store.as_ref(), json).await,
     }
