@@ -6,6 +6,8 @@
 //!    existing orders (`--preload`; on PostgreSQL vacuumed and analyzed afterwards, as
 //!    `pgbench -i` does after its load).
 //! 3. With `--pgbench` on PostgreSQL: `pgbench -b tpcb-like` at the same client count first.
+//!    Each of the two measured runs starts right after a `CHECKPOINT`, so neither pays for a
+//!    checkpoint of what the other (or pgbench's load) wrote.
 //! 4. `kassa serve` as its own process, and the load from this one (`kassa-bench`), signed like
 //!    a real client; the server's memory is sampled throughout.
 //! 5. For scenarios that place orders: the books. Orders created must equal the 201 answers,
@@ -84,8 +86,9 @@ pub async fn run(global: &GlobalArgs, args: BenchArgs) -> Result<()> {
         (_, true) => bail!("--pgbench needs a PostgreSQL --database-url"),
         _ => None,
     };
-    if let Some(pgbench) = &pgbench {
+    if let (Some(pgbench), Database::Postgres(url)) = (&pgbench, &settings.database) {
         eprintln!("  pgbench tpcb-like: {:.0} tps", pgbench.tps);
+        pgbench::checkpoint(url)?;
     }
 
     let mut env = vec![("KASSA_DATABASE_URL".to_string(), database_env)];

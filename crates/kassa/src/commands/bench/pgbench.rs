@@ -44,6 +44,14 @@ pub fn psql(url: &str, sql: &str) -> Result<String> {
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
+/// Writes every dirty page out now. Both sides of the comparison start right after one, so that
+/// neither measures a checkpoint of what came before it (pgbench's load of millions of rows, or
+/// pgbench's own run) while the other does not.
+pub fn checkpoint(url: &str) -> Result<()> {
+    psql(url, "CHECKPOINT").context("CHECKPOINT before a measured run (needs a superuser or pg_checkpoint)")?;
+    Ok(())
+}
+
 /// One setting of the server (`SHOW name`).
 pub fn setting(url: &str, name: &str) -> Result<String> {
     psql(url, &format!("SHOW {name}"))
@@ -61,6 +69,7 @@ pub fn run(url: &str, clients: usize, duration: Duration) -> Result<Pgbench> {
             bail!("pgbench -i failed");
         }
     }
+    checkpoint(url)?;
     let seconds = duration.as_secs().max(1);
     eprintln!("  pgbench: -b tpcb-like -c {clients} for {seconds}s");
     let output = Command::new(&pgbench)
