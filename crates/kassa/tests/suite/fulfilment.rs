@@ -63,6 +63,20 @@ async fn until_upstream(server: &TestServer, id: &OrderId, upstream: Upstream) -
     .await
 }
 
+/// Places an order and lets a worker take it through the provider to `completed`.
+async fn completed(server: &TestServer, account: &Account, service: i64) -> OrderId {
+    let worker = server.worker(quick_worker());
+    let id = place(account, service, 1000).await;
+    assert_eq!(until_final(server, &id).await.status, OrderStatus::Completed);
+    worker.stop().await;
+    id
+}
+
+/// `POST /api/v1/orders/{id}/refill` as a client sends it: signed, without a body.
+fn refill_request(account: &Account, id: &OrderId) -> crate::support::raw::Spec {
+    account.signer().post(&format!("/api/v1/orders/{id}/refill"), &json!({})).content_type(None).body(Vec::new())
+}
+
 fn adds(sim: &kassa_provider_sim::Simulator) -> usize {
     sim.requests().iter().filter(|r| r.action == "add").count()
 }
@@ -499,9 +513,7 @@ async fn customers_cancel_and_refill(backend: Backend) {
     let cancel = |id: &OrderId| {
         signer.post(&format!("/api/v1/orders/{id}/cancel"), &json!({})).content_type(None).body(Vec::new())
     };
-    let refill = |id: &OrderId| {
-        signer.post(&format!("/api/v1/orders/{id}/refill"), &json!({})).content_type(None).body(Vec::new())
-    };
+    let refill = |id: &OrderId| refill_request(&account, id);
 
     // Not yet at the provider: canceled and refunded at once.
     let early = place(&account, service.id, 1000).await;
@@ -613,22 +625,12 @@ async fn an_expired_claim_goes_to_review_and_a_late_answer_is_only_noted(backend
 /// to retry, and a retry afterwards gets the refill that was asked for.
 async fn a_refill_key_asks_the_provider_once_across_nodes(backend: Backend) {
     let Shop { server, sim, service, account } = Shop::open(backend, quick_simulator().await, "1.00").await;
-    let worker = server.worker(quick_worker());
-    let done = place(&account, service.id, 1000).await;
-    assert_eq!(until_final(&server, &done).await.status, OrderStatus::Completed);
-    worker.stop().await;
+    let done = completed(&server, &account, service.id).await;
     // The first refill to reach the provider waits two seconds for its answer.
     sim.control(Control { faults: HashMap::from([("refill".into(), vec![Fault::Slow])]), ..Default::default() });
     let second = server.second_node().await;
     let accounts = [account.clone(), Account { base_url: second.base_url.clone(), ..account.clone() }];
-    let refill = |account: &Account| {
-        account
-            .signer()
-            .post(&format!("/api/v1/orders/{done}/refill"), &json!({}))
-            .content_type(None)
-            .body(Vec::new())
-            .header("X-Idempotency-Key", "one-refill")
-    };
+    let refill = |account: &Account| refill_request(account, &done).header("X-Idempotency-Key", "one-refill");
     let tasks: Vec<_> = (0..8)
         .map(|i| {
             let request = refill(&accounts[i % 2]);
@@ -660,10 +662,7 @@ async fn a_refill_key_asks_the_provider_once_across_nodes(backend: Backend) {
 /// first stands. A refill the provider would not take gives its key back, so a retry asks again.
 async fn a_refill_reservation_is_taken_over_once_stale_and_given_back_when_refused(backend: Backend) {
     let Shop { server, sim, service, account } = Shop::open(backend, quick_simulator().await, "1.00").await;
-    let worker = server.worker(quick_worker());
-    let done = place(&account, service.id, 1000).await;
-    assert_eq!(until_final(&server, &done).await.status, OrderStatus::Completed);
-    worker.stop().await;
+    let done = completed(&server, &account, service.id).await;
     let store = &server.store;
     let minute = Duration::from_secs(60);
 
@@ -699,14 +698,7 @@ async fn a_refill_reservation_is_taken_over_once_stale_and_given_back_when_refus
 
     // Over HTTP: the provider fails the first refill under a key; the key is free again.
     sim.control(Control { faults: HashMap::from([("refill".into(), vec![Fault::Error])]), ..Default::default() });
-    let refill = || {
-        account
-            .signer()
-            .post(&format!("/api/v1/orders/{done}/refill"), &json!({}))
-            .content_type(None)
-            .body(Vec::new())
-            .header("X-Idempotency-Key", "refused-first")
-    };
+    let refill = || refill_request(&account, &done).header("X-Idempotency-Key", "refused-first");
     assert_error(&refill().send().await, 502, "provider_unavailable");
     let retried = refill().send().await;
     assert_eq!((retried.status, retried.header("idempotent-replayed")), (200, None));

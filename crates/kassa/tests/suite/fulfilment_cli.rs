@@ -11,6 +11,17 @@ use crate::support::process::{KassaEnv, KassaProcess};
 use crate::support::receiver::Receiver;
 use crate::support::{Backend, TestDb};
 
+/// An order of `quantity` of `service`, as the client sends it.
+fn order_of(service: i64, quantity: u64) -> CreateOrderRequest {
+    CreateOrderRequest {
+        service_id: service,
+        quantity,
+        link: "https://x".into(),
+        client_order_ref: None,
+        custom_comments: None,
+    }
+}
+
 crate::backend_tests!(
     an_order_flows_through_provider_sim_with_the_cli_and_webhooks,
     an_operator_cannot_refund_an_order_its_provider_holds_by_accident,
@@ -75,19 +86,7 @@ async fn an_order_flows_through_provider_sim_with_the_cli_and_webhooks(backend: 
         "0s,1s",
     ]);
     let client = seeded.client(&node.base_url);
-    let placed = client
-        .create_order(
-            &CreateOrderRequest {
-                service_id: seeded.service,
-                quantity: 500,
-                link: "https://x".into(),
-                client_order_ref: None,
-                custom_comments: None,
-            },
-            None,
-        )
-        .await
-        .unwrap();
+    let placed = client.create_order(&order_of(seeded.service, 500), None).await.unwrap();
     let done = eventually(Duration::from_secs(20), "the order to complete", || async {
         let order = client.order(&placed.order.id).await.unwrap();
         (order.status == "completed").then_some(order)
@@ -142,13 +141,7 @@ async fn an_operator_cannot_refund_an_order_its_provider_holds_by_accident(backe
     env.json(&["admin", "service", "update", &service, "--provider", "sim", "--provider-service", "1"]);
     let node = env.serve(&["--worker-tick-ms", "50", "--poll-interval-ms", "100"]);
     let client = seeded.client(&node.base_url);
-    let request = CreateOrderRequest {
-        service_id: seeded.service,
-        quantity: 500,
-        link: "https://x".into(),
-        client_order_ref: None,
-        custom_comments: None,
-    };
+    let request = order_of(seeded.service, 500);
     let placed = client.create_order(&request, None).await.unwrap();
     let id = placed.order.id.clone();
     eventually(Duration::from_secs(20), "the provider to take the order", || async {
@@ -181,14 +174,7 @@ async fn an_operator_dismisses_the_review_of_a_settled_order_only(backend: Backe
     let seeded = env.seed("10.00", "1.00", 100_000);
     let node = env.serve(&[]);
     let client = seeded.client(&node.base_url);
-    let request = CreateOrderRequest {
-        service_id: seeded.service,
-        quantity: 1000,
-        link: "https://x".into(),
-        client_order_ref: None,
-        custom_comments: None,
-    };
-    let id = client.create_order(&request, None).await.unwrap().order.id;
+    let id = client.create_order(&order_of(seeded.service, 1000), None).await.unwrap().order.id;
     drop(node);
     let to_review =
         format!("UPDATE orders SET upstream = 'needs_review', last_error = 'checked by hand' WHERE id = '{id}'");
@@ -227,13 +213,7 @@ async fn an_operator_lists_and_closes_the_refills_of_a_manual_service(backend: B
     env.json(&["admin", "service", "update", &seeded.service.to_string(), "--refill-allowed", "true"]);
     let node = env.serve(&["--no-worker"]);
     let client = seeded.client(&node.base_url);
-    let request = CreateOrderRequest {
-        service_id: seeded.service,
-        quantity: 1000,
-        link: "https://x".into(),
-        client_order_ref: None,
-        custom_comments: None,
-    };
+    let request = order_of(seeded.service, 1000);
     let mut orders = Vec::new();
     for _ in 0..2 {
         let id = client.create_order(&request, None).await.unwrap().order.id;
