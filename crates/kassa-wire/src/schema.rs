@@ -21,7 +21,7 @@ pub fn cancel_outcome() -> RefOr<Schema> {
 }
 
 pub fn refill_status() -> RefOr<Schema> {
-    words(&["requested", "pending"])
+    words(&["requested", "pending", "completed", "rejected"])
 }
 
 /// `1` or `2`, as a number or a string.

@@ -703,4 +703,11 @@ async fn a_refill_reservation_is_taken_over_once_stale_and_given_back_when_refus
     let retried = refill().send().await;
     assert_eq!((retried.status, retried.header("idempotent-replayed")), (200, None));
     assert_eq!(sim.requests().iter().filter(|r| r.action == "refill").count(), 2, "asked again after the failure");
+
+    // An operator closes it; a retry under the key shows how it ended (and fits openapi.json).
+    let id = retried.json().unwrap()["refill"]["id"].as_i64().unwrap();
+    assert_eq!(store.close_refill(id, "completed").await.unwrap().status, "completed");
+    let replayed = refill().send().await;
+    assert_eq!((replayed.status, replayed.header("idempotent-replayed")), (200, Some("true")));
+    assert_eq!(replayed.json().unwrap()["refill"]["status"], "completed");
 }
