@@ -328,7 +328,7 @@ mod tests {
             .map(|task: u64| {
                 let writer = writer.clone();
                 tokio::spawn(async move {
-                    for i in 0..3_000u64 {
+                    for i in 0..6_000u64 {
                         writer
                             .write(move |c| {
                                 // Scattered keys, as idempotency keys are: each insert dirties a
