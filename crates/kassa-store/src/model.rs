@@ -581,10 +581,11 @@ pub const REFILL_REQUESTING: &str = "requesting";
 pub const REFILL_PENDING: &str = "pending";
 /// A refill its provider was asked for.
 pub const REFILL_REQUESTED: &str = "requested";
-/// The statuses an operator closes a refill with.
+/// The statuses an operator closes a refill with: done, or will not be.
 pub const REFILL_CLOSED: [&str; 2] = ["completed", "rejected"];
 /// Every status a refill can have.
-pub const REFILL_STATUSES: [&str; 5] = [REFILL_REQUESTING, REFILL_PENDING, REFILL_REQUESTED, "completed", "rejected"];
+pub const REFILL_STATUSES: [&str; 5] =
+    [REFILL_REQUESTING, REFILL_PENDING, REFILL_REQUESTED, REFILL_CLOSED[0], REFILL_CLOSED[1]];
 
 /// Refill requests an operator lists (see `Store::refills`), newest first.
 #[derive(Debug, Clone, Default)]

@@ -217,7 +217,6 @@ pub fn cancel_decision(order: &OrderRecord, service: Option<&ServiceRecord>) -> 
     }
 }
 
-/// Whether an order may be refilled, and through its provider or by hand.
 /// Whether an operator may close a refill as `status`: `completed` or `rejected`, and only one
 /// that waits for an operator (`pending`, of a manual service) or was asked of its provider
 /// (`requested`). One being asked for right now (`requesting`) is left to its request, and a
@@ -235,6 +234,7 @@ pub fn may_close_refill(current: &RefillRecord, status: &str) -> StoreResult<()>
     Ok(())
 }
 
+/// Whether an order may be refilled, and through its provider or by hand.
 pub fn check_refill(order: &OrderRecord, service: Option<&ServiceRecord>) -> Result<(), StoreError> {
     if !service.is_some_and(|s| s.refill_allowed) {
         return Err(StoreError::NotAllowed(ActionRefusal::RefillNotSupported));

@@ -372,8 +372,13 @@ pub async fn settle_refill(
     )
     .await
     .map_err(map_err)?;
-    let row = tx
-        .query_opt(&format!("SELECT {REFILL_COLUMNS} FROM refills WHERE id = $1"), &[&refill])
+    refill_by_id(tx, refill, "").await
+}
+
+/// One refill, read with `lock` (`FOR UPDATE`, or nothing).
+async fn refill_by_id(c: &impl GenericClient, refill: i64, lock: &str) -> StoreResult<RefillRecord> {
+    let row = c
+        .query_opt(&format!("SELECT {REFILL_COLUMNS} FROM refills WHERE id = $1 {lock}"), &[&refill])
         .await
         .map_err(map_err)?
         .ok_or_else(|| StoreError::NotFound(format!("refill {refill}")))?;
@@ -396,12 +401,8 @@ pub async fn refills(c: &impl GenericClient, filter: &RefillFilter) -> StoreResu
 }
 
 pub async fn close_refill(tx: &impl GenericClient, refill: i64, status: &str) -> StoreResult<RefillRecord> {
-    let current = tx
-        .query_opt(&format!("SELECT {REFILL_COLUMNS} FROM refills WHERE id = $1 FOR UPDATE"), &[&refill])
-        .await
-        .map_err(map_err)?
-        .ok_or_else(|| StoreError::NotFound(format!("refill {refill}")))?;
-    rules::may_close_refill(&refill_row(&current), status)?;
+    let current = refill_by_id(tx, refill, "FOR UPDATE").await?;
+    rules::may_close_refill(&current, status)?;
     let row = tx
         .query_one(
             &format!("UPDATE refills SET status = $2 WHERE id = $1 RETURNING {REFILL_COLUMNS}"),

@@ -350,6 +350,10 @@ pub fn settle_refill(
         params![refill, provider_refill_id, status, REFILL_REQUESTING],
     )
     .map_err(map_err)?;
+    refill_by_id(conn, refill)
+}
+
+fn refill_by_id(conn: &Connection, refill: i64) -> StoreResult<RefillRecord> {
     conn.query_row(&format!("SELECT {REFILL_COLUMNS} FROM refills WHERE id = ?1"), [refill], refill_row)
         .optional()
         .map_err(map_err)?
@@ -369,11 +373,7 @@ pub fn refills(conn: &Connection, filter: &RefillFilter) -> StoreResult<Vec<Refi
 }
 
 pub fn close_refill(conn: &Connection, refill: i64, status: &str) -> StoreResult<RefillRecord> {
-    let current = conn
-        .query_row(&format!("SELECT {REFILL_COLUMNS} FROM refills WHERE id = ?1"), [refill], refill_row)
-        .optional()
-        .map_err(map_err)?
-        .ok_or_else(|| StoreError::NotFound(format!("refill {refill}")))?;
+    let current = refill_by_id(conn, refill)?;
     rules::may_close_refill(&current, status)?;
     conn.query_row(
         &format!("UPDATE refills SET status = ?2 WHERE id = ?1 RETURNING {REFILL_COLUMNS}"),
