@@ -54,6 +54,21 @@ fn docs() -> Router<AppState> {
     utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", api::openapi::document()).config(config).into()
 }
 
+/// Connections the kernel may hold completed for the accept loop (the kernel caps it at
+/// `net.core.somaxconn`). Binding through std or tokio asks for 128, and a burst of new clients
+/// beyond that overflowed the queue: the kernel dropped the handshake's last packet and the client
+/// waited a whole second for the retransmission (seen as 1 s answers amid a 600-connection burst).
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// A listening socket on `address` with [`LISTEN_BACKLOG`], for [`serve`].
+pub fn listen(address: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if address.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    // As std and tokio do: a restarted server can bind while old connections are in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Serves until `shutdown` resolves, then finishes the requests in progress (for at most
 /// [`ServerConfig::shutdown_grace`]).
 ///
@@ -125,4 +140,30 @@ pub async fn serve_router(
         tracing::warn!("requests still running after the shutdown grace period were cut");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    /// A burst of connections the accept loop has not taken yet all complete their handshakes:
+    /// with the 128 std and tokio ask for, the kernel dropped the handshakes beyond it.
+    #[tokio::test]
+    async fn a_burst_of_connections_waits_in_the_backlog_rather_than_being_dropped() {
+        let listener = super::listen(([127, 0, 0, 1], 0).into()).unwrap();
+        let address = listener.local_addr().unwrap();
+        let connects: Vec<_> = (0..512)
+            .map(|_| {
+                tokio::spawn(async move {
+                    tokio::time::timeout(Duration::from_millis(500), tokio::net::TcpStream::connect(address)).await
+                })
+            })
+            .collect();
+        let mut held = Vec::new();
+        for connect in connects {
+            let stream = connect.await.unwrap().expect("the handshake completed without a retransmission");
+            held.push(stream.unwrap());
+        }
+        drop(listener);
+    }
 }

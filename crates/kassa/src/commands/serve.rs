@@ -43,8 +43,7 @@ pub async fn run(settings: &Settings, args: ServeArgs) -> Result<()> {
     let vault = settings.vault()?;
     let store = settings.open_store(currency).await?;
 
-    let listener =
-        tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let listener = kassa_server::listen(config.listen).with_context(|| format!("binding {}", config.listen))?;
     let address: SocketAddr = listener.local_addr()?;
     if args.demo {
         let provider = args.demo_provider_url.as_deref().map(|url| (url, args.demo_provider_key.as_str()));

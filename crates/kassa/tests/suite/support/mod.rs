@@ -211,7 +211,7 @@ impl Node {
         config: ServerConfig,
         conformance: &schema::Conformance,
     ) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = kassa_server::listen(([127, 0, 0, 1], 0).into()).expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let config = ServerConfig { listen: addr, ..config };
         let state = AppState::new(store, vault, config.clone()).expect("server state");
