@@ -10,7 +10,8 @@
 //!
 //! Faults: `timeout` (answer after `timeout_ms`), `error` (HTTP 500), `malformed` (a truncated
 //! JSON body), `reset` (close the connection without answering), `slow` (answer after
-//! `latency_ms`).
+//! `latency_ms`), `refuse` (a panel's refusal, `{"error": ...}` with HTTP 200; unlike the others
+//! the action does not take effect).
 #![forbid(unsafe_code)]
 
 use std::collections::{HashMap, VecDeque};
@@ -85,6 +86,7 @@ pub enum Fault {
     Malformed,
     Reset,
     Slow,
+    Refuse,
 }
 
 /// How a new order ends.
@@ -288,6 +290,8 @@ async fn api(
         state.log.push(LoggedRequest { action: action.clone(), params, at_ms, fault });
         let answer = if form.get("key") != Some(&state.config.key) {
             json!({"error": "Invalid API key"})
+        } else if fault == Fault::Refuse {
+            json!({"error": "Refused (simulated)"})
         } else {
             handle(&mut state, &action, &form)
         };
@@ -297,7 +301,7 @@ async fn api(
         tokio::time::sleep(latency).await;
     }
     match fault {
-        Fault::Ok => Json(answer).into_response(),
+        Fault::Ok | Fault::Refuse => Json(answer).into_response(),
         Fault::Slow => {
             tokio::time::sleep(latency.max(Duration::from_secs(2))).await;
             Json(answer).into_response()

@@ -97,17 +97,18 @@ pub trait Store: Send + Sync + 'static {
         idempotency_key: &str,
         stale_after: Duration,
     ) -> StoreResult<RefillReservation>;
-    /// Records the answer to a reserved refill. A reservation taken over meanwhile keeps the
-    /// answer recorded first.
+    /// Records the answer to a reserved refill. [`StoreError::NotFound`] when the hold is no
+    /// longer this request's (taken over once stale, or given back): the caller records its
+    /// refill without the key.
     async fn settle_refill(
         &self,
-        refill: i64,
+        hold: RefillHold,
         provider_refill_id: Option<String>,
         status: &str,
     ) -> StoreResult<RefillRecord>;
-    /// Gives a reserved refill's key back: the refill was not asked for (refused, or the provider
-    /// said no), so a retry under the key asks again.
-    async fn release_refill(&self, refill: i64) -> StoreResult<()>;
+    /// Gives a reserved refill's key back: the refill was not asked for (refused, or never sent),
+    /// so a retry under the key asks again. A hold taken over meanwhile is left alone.
+    async fn release_refill(&self, hold: RefillHold) -> StoreResult<()>;
     /// Refill requests, newest first.
     async fn refills(&self, filter: RefillFilter) -> StoreResult<Vec<RefillRecord>>;
     /// An operator closes a refill as `completed` or `rejected` ([`rules::may_close_refill`]).

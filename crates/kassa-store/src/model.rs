@@ -598,7 +598,7 @@ pub struct RefillFilter {
 /// What reserving a refill under an idempotency key found (see `Store::reserve_refill`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefillReservation {
-    /// The key is this request's now: ask, then settle or release the refill.
+    /// The key is this request's now: ask, then settle or release it ([`RefillRecord::hold`]).
     Reserved(RefillRecord),
     /// A refill was asked for under the key already: it is the answer.
     Earlier(RefillRecord),
@@ -613,6 +613,23 @@ pub struct RefillRecord {
     pub provider_refill_id: Option<String>,
     pub status: String,
     pub created_at: Millis,
+}
+
+impl RefillRecord {
+    /// The hold of the request that reserved this refill (see [`RefillHold`]).
+    pub fn hold(&self) -> RefillHold {
+        RefillHold { refill: self.id, taken_at: self.created_at }
+    }
+}
+
+/// A refill key held by one request: its reservation's row and when the request took it.
+/// Settling or giving back a reservation needs both. A takeover keeps the row and moves the time
+/// (by at least the lease), so a request that stalled past its lease can neither settle nor give
+/// back the reservation of the request that took it over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefillHold {
+    pub refill: i64,
+    pub taken_at: Millis,
 }
 
 #[derive(Debug, Clone)]

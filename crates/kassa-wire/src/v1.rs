@@ -221,8 +221,9 @@ pub struct RefillResponse {
 pub struct Refill {
     pub id: i64,
     pub order_id: String,
-    /// `requested` (the provider took it) or `pending` (an operator handles it); once an
-    /// operator closed it, `completed` or `rejected` (a retry under its idempotency key shows it).
+    /// `requested` (the provider took it) or `pending` (an operator handles it: the service is
+    /// manual, or the provider's answer was lost); once an operator closed it, `completed` or
+    /// `rejected` (a retry under its idempotency key shows it).
     #[schema(schema_with = crate::schema::refill_status)]
     pub status: String,
     pub created_at: String,

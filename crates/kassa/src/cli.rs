@@ -754,7 +754,8 @@ pub enum ProviderCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum RefillCommand {
-    /// Refill requests, newest first. `pending`: a manual service's, waiting for an operator;
+    /// Refill requests, newest first. `pending`: waiting for an operator (a manual service's, or
+    /// one without a provider refill id whose answer from the provider was lost: check there);
     /// `requested`: asked of the provider; `requesting`: being asked right now; `completed`,
     /// `rejected`: closed by an operator.
     List {

@@ -362,23 +362,28 @@ pub async fn reserve_refill(
 
 pub async fn settle_refill(
     tx: &impl GenericClient,
-    refill: i64,
+    hold: RefillHold,
     provider_refill_id: Option<&str>,
     status: &str,
 ) -> StoreResult<RefillRecord> {
-    tx.execute(
-        "UPDATE refills SET provider_refill_id = $2, status = $3 WHERE id = $1 AND status = $4",
-        &[&refill, &provider_refill_id, &status, &REFILL_REQUESTING],
-    )
-    .await
-    .map_err(map_err)?;
-    refill_by_id(tx, refill, "").await
+    let row = tx
+        .query_opt(
+            &format!(
+                "UPDATE refills SET provider_refill_id = $3, status = $4
+                 WHERE id = $1 AND created_at = $2 AND status = $5 RETURNING {REFILL_COLUMNS}"
+            ),
+            &[&hold.refill, &hold.taken_at, &provider_refill_id, &status, &REFILL_REQUESTING],
+        )
+        .await
+        .map_err(map_err)?
+        .ok_or_else(|| StoreError::NotFound(format!("refill {} is not held by this request", hold.refill)))?;
+    Ok(refill_row(&row))
 }
 
-/// One refill, read with `lock` (`FOR UPDATE`, or nothing).
-async fn refill_by_id(c: &impl GenericClient, refill: i64, lock: &str) -> StoreResult<RefillRecord> {
+/// One refill, locked for the rest of the transaction.
+async fn refill_for_update(c: &impl GenericClient, refill: i64) -> StoreResult<RefillRecord> {
     let row = c
-        .query_opt(&format!("SELECT {REFILL_COLUMNS} FROM refills WHERE id = $1 {lock}"), &[&refill])
+        .query_opt(&format!("SELECT {REFILL_COLUMNS} FROM refills WHERE id = $1 FOR UPDATE"), &[&refill])
         .await
         .map_err(map_err)?
         .ok_or_else(|| StoreError::NotFound(format!("refill {refill}")))?;
@@ -401,7 +406,7 @@ pub async fn refills(c: &impl GenericClient, filter: &RefillFilter) -> StoreResu
 }
 
 pub async fn close_refill(tx: &impl GenericClient, refill: i64, status: &str) -> StoreResult<RefillRecord> {
-    let current = refill_by_id(tx, refill, "FOR UPDATE").await?;
+    let current = refill_for_update(tx, refill).await?;
     rules::may_close_refill(&current, status)?;
     let row = tx
         .query_one(
@@ -413,9 +418,12 @@ pub async fn close_refill(tx: &impl GenericClient, refill: i64, status: &str) ->
     Ok(refill_row(&row))
 }
 
-pub async fn release_refill(tx: &impl GenericClient, refill: i64) -> StoreResult<()> {
-    tx.execute("DELETE FROM refills WHERE id = $1 AND status = $2", &[&refill, &REFILL_REQUESTING])
-        .await
-        .map_err(map_err)?;
+pub async fn release_refill(tx: &impl GenericClient, hold: RefillHold) -> StoreResult<()> {
+    tx.execute(
+        "DELETE FROM refills WHERE id = $1 AND created_at = $2 AND status = $3",
+        &[&hold.refill, &hold.taken_at, &REFILL_REQUESTING],
+    )
+    .await
+    .map_err(map_err)?;
     Ok(())
 }

@@ -543,16 +543,16 @@ impl Store for PostgresStore {
 
     async fn settle_refill(
         &self,
-        refill: i64,
+        hold: RefillHold,
         provider_refill_id: Option<String>,
         status: &str,
     ) -> StoreResult<RefillRecord> {
         let provider_refill_id = provider_refill_id.as_deref();
-        in_transaction!(self, tx => fulfilment::settle_refill(&tx, refill, provider_refill_id, status))
+        in_transaction!(self, tx => fulfilment::settle_refill(&tx, hold, provider_refill_id, status))
     }
 
-    async fn release_refill(&self, refill: i64) -> StoreResult<()> {
-        in_transaction!(self, tx => fulfilment::release_refill(&tx, refill))
+    async fn release_refill(&self, hold: RefillHold) -> StoreResult<()> {
+        in_transaction!(self, tx => fulfilment::release_refill(&tx, hold))
     }
 
     async fn refills(&self, filter: RefillFilter) -> StoreResult<Vec<RefillRecord>> {

@@ -341,16 +341,21 @@ pub fn reserve_refill(
 
 pub fn settle_refill(
     conn: &Connection,
-    refill: i64,
+    hold: RefillHold,
     provider_refill_id: Option<&str>,
     status: &str,
 ) -> StoreResult<RefillRecord> {
-    conn.execute(
-        "UPDATE refills SET provider_refill_id = ?2, status = ?3 WHERE id = ?1 AND status = ?4",
-        params![refill, provider_refill_id, status, REFILL_REQUESTING],
+    conn.query_row(
+        &format!(
+            "UPDATE refills SET provider_refill_id = ?3, status = ?4
+             WHERE id = ?1 AND created_at = ?2 AND status = ?5 RETURNING {REFILL_COLUMNS}"
+        ),
+        params![hold.refill, hold.taken_at, provider_refill_id, status, REFILL_REQUESTING],
+        refill_row,
     )
-    .map_err(map_err)?;
-    refill_by_id(conn, refill)
+    .optional()
+    .map_err(map_err)?
+    .ok_or_else(|| StoreError::NotFound(format!("refill {} is not held by this request", hold.refill)))
 }
 
 fn refill_by_id(conn: &Connection, refill: i64) -> StoreResult<RefillRecord> {
@@ -383,8 +388,11 @@ pub fn close_refill(conn: &Connection, refill: i64, status: &str) -> StoreResult
     .map_err(map_err)
 }
 
-pub fn release_refill(conn: &Connection, refill: i64) -> StoreResult<()> {
-    conn.execute("DELETE FROM refills WHERE id = ?1 AND status = ?2", params![refill, REFILL_REQUESTING])
-        .map_err(map_err)?;
+pub fn release_refill(conn: &Connection, hold: RefillHold) -> StoreResult<()> {
+    conn.execute(
+        "DELETE FROM refills WHERE id = ?1 AND created_at = ?2 AND status = ?3",
+        params![hold.refill, hold.taken_at, REFILL_REQUESTING],
+    )
+    .map_err(map_err)?;
     Ok(())
 }

@@ -509,16 +509,16 @@ impl Store for SqliteStore {
 
     async fn settle_refill(
         &self,
-        refill: i64,
+        hold: RefillHold,
         provider_refill_id: Option<String>,
         status: &str,
     ) -> StoreResult<RefillRecord> {
         let status = status.to_string();
-        self.write(move |c| fulfilment::settle_refill(c, refill, provider_refill_id.as_deref(), &status)).await
+        self.write(move |c| fulfilment::settle_refill(c, hold, provider_refill_id.as_deref(), &status)).await
     }
 
-    async fn release_refill(&self, refill: i64) -> StoreResult<()> {
-        self.write(move |c| fulfilment::release_refill(c, refill)).await
+    async fn release_refill(&self, hold: RefillHold) -> StoreResult<()> {
+        self.write(move |c| fulfilment::release_refill(c, hold)).await
     }
 
     async fn refills(&self, filter: RefillFilter) -> StoreResult<Vec<RefillRecord>> {

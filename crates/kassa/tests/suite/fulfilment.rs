@@ -30,6 +30,7 @@ crate::backend_tests!(
     customers_cancel_and_refill,
     a_refill_key_asks_the_provider_once_across_nodes,
     a_refill_reservation_is_taken_over_once_stale_and_given_back_when_refused,
+    a_refill_whose_client_left_is_still_recorded_under_its_key,
 );
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -657,9 +658,32 @@ async fn a_refill_key_asks_the_provider_once_across_nodes(backend: Backend) {
     assert_eq!(sim.requests().iter().filter(|r| r.action == "refill").count(), 1);
 }
 
+/// A client that gives up while the provider is slow (its timeout, a dropped connection) does
+/// not take the refill's recording with it: the provider's answer is recorded under the key,
+/// and the retry answers it instead of waiting out the lease and asking again.
+async fn a_refill_whose_client_left_is_still_recorded_under_its_key(backend: Backend) {
+    let Shop { server, sim, service, account } = Shop::open(backend, quick_simulator().await, "1.00").await;
+    let done = completed(&server, &account, service.id).await;
+    sim.control(Control { faults: HashMap::from([("refill".into(), vec![Fault::Slow])]), ..Default::default() });
+    let refill = || refill_request(&account, &done).header("X-Idempotency-Key", "impatient");
+    let gave_up = tokio::time::timeout(Duration::from_millis(300), refill().send()).await;
+    assert!(gave_up.is_err(), "the provider answers after 2 s");
+
+    let replayed = eventually(WAIT, "the refill recorded under its key", || async {
+        let retried = refill().send().await;
+        (retried.status == 200).then_some(retried)
+    })
+    .await;
+    assert_eq!(replayed.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replayed.json().unwrap()["refill"]["status"], "requested");
+    assert_eq!(sim.requests().iter().filter(|r| r.action == "refill").count(), 1, "the provider was asked once");
+}
+
 /// A reservation whose request died before the provider's answer was recorded holds its key
-/// only until it is stale, then the next request under the key takes it over; the answer recorded
-/// first stands. A refill the provider would not take gives its key back, so a retry asks again.
+/// only until it is stale, then the next request under the key takes it over; the request that
+/// stalled can then neither settle nor give back the reservation it lost. A refill the provider
+/// refused gives its key back, so a retry asks again; one whose answer was lost is recorded as
+/// pending for an operator and never asked again.
 async fn a_refill_reservation_is_taken_over_once_stale_and_given_back_when_refused(backend: Backend) {
     let Shop { server, sim, service, account } = Shop::open(backend, quick_simulator().await, "1.00").await;
     let done = completed(&server, &account, service.id).await;
@@ -678,36 +702,55 @@ async fn a_refill_reservation_is_taken_over_once_stale_and_given_back_when_refus
         panic!("a stale reservation is taken over");
     };
     assert_eq!(taken.id, first.id);
+    assert_ne!(taken.hold(), first.hold(), "a takeover is a new hold on the same row");
+    // The request that stalled gives up: the reservation is the other request's now and stays.
+    store.release_refill(first.hold()).await.unwrap();
     assert_eq!(store.reserve_refill(&done, "crashed", minute).await.unwrap(), RefillReservation::Busy);
-    let settled = store.settle_refill(taken.id, Some("71".into()), "requested").await.unwrap();
+    let settled = store.settle_refill(taken.hold(), Some("71".into()), "requested").await.unwrap();
     assert_eq!((settled.status.as_str(), settled.provider_refill_id.as_deref()), ("requested", Some("71")));
-    // The request that died answers after all: what was recorded first stands.
-    let late = store.settle_refill(first.id, Some("70".into()), "requested").await.unwrap();
-    assert_eq!(late, settled);
-    store.release_refill(first.id).await.unwrap();
+    // The request that stalled answers after all: the key keeps the refill recorded under it (the
+    // server records the late one without the key, since the provider took it).
+    let late = store.settle_refill(first.hold(), Some("70".into()), "requested").await.unwrap_err();
+    assert!(matches!(late, StoreError::NotFound(_)), "{late:?}");
     assert_eq!(store.reserve_refill(&done, "crashed", minute).await.unwrap(), RefillReservation::Earlier(settled));
-    // A reservation given back is gone: settling it says so (the server then records the refill
-    // without its key, since the provider took it).
+    // A reservation given back is gone: settling it says so.
     let RefillReservation::Reserved(given_back) = store.reserve_refill(&done, "given-back", minute).await.unwrap()
     else {
         panic!("a new key is reserved");
     };
-    store.release_refill(given_back.id).await.unwrap();
-    let gone = store.settle_refill(given_back.id, Some("72".into()), "requested").await.unwrap_err();
+    store.release_refill(given_back.hold()).await.unwrap();
+    let gone = store.settle_refill(given_back.hold(), Some("72".into()), "requested").await.unwrap_err();
     assert!(matches!(gone, StoreError::NotFound(_)), "{gone:?}");
 
-    // Over HTTP: the provider fails the first refill under a key; the key is free again.
-    sim.control(Control { faults: HashMap::from([("refill".into(), vec![Fault::Error])]), ..Default::default() });
-    let refill = || refill_request(&account, &done).header("X-Idempotency-Key", "refused-first");
-    assert_error(&refill().send().await, 502, "provider_unavailable");
-    let retried = refill().send().await;
+    // Over HTTP: the provider refuses the first refill under a key; the key is free again.
+    let asked = || sim.requests().iter().filter(|r| r.action == "refill").count();
+    let refuse =
+        |fault| sim.control(Control { faults: HashMap::from([("refill".into(), vec![fault])]), ..Default::default() });
+    refuse(Fault::Refuse);
+    let refill = |key: &'static str| refill_request(&account, &done).header("X-Idempotency-Key", key);
+    assert_error(&refill("refused-first").send().await, 409, "order_not_refillable");
+    let retried = refill("refused-first").send().await;
     assert_eq!((retried.status, retried.header("idempotent-replayed")), (200, None));
-    assert_eq!(sim.requests().iter().filter(|r| r.action == "refill").count(), 2, "asked again after the failure");
+    assert_eq!(retried.json().unwrap()["refill"]["status"], "requested");
+    assert_eq!(asked(), 2, "asked again after the refusal");
 
-    // An operator closes it; a retry under the key shows how it ended (and fits openapi.json).
-    let id = retried.json().unwrap()["refill"]["id"].as_i64().unwrap();
+    // The provider acts on the refill but its answer is lost (HTTP 500): it may hold the refill,
+    // so it is recorded as pending for an operator, and a retry answers that instead of asking.
+    refuse(Fault::Error);
+    let lost = refill("answer-lost").send().await;
+    assert_eq!((lost.status, lost.header("idempotent-replayed")), (200, None));
+    let pending = lost.json().unwrap()["refill"].clone();
+    assert_eq!(pending["status"], "pending");
+    let replayed = refill("answer-lost").send().await;
+    assert_eq!((replayed.status, replayed.header("idempotent-replayed")), (200, Some("true")));
+    assert_eq!(replayed.json().unwrap()["refill"], pending);
+    assert_eq!(asked(), 3, "a refill whose answer was lost is not asked for again");
+
+    // An operator checks with the provider and closes it; a retry under the key shows how it
+    // ended (and fits openapi.json).
+    let id = pending["id"].as_i64().unwrap();
     assert_eq!(store.close_refill(id, "completed").await.unwrap().status, "completed");
-    let replayed = refill().send().await;
+    let replayed = refill("answer-lost").send().await;
     assert_eq!((replayed.status, replayed.header("idempotent-replayed")), (200, Some("true")));
     assert_eq!(replayed.json().unwrap()["refill"]["status"], "completed");
 }

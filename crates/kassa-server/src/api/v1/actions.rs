@@ -7,7 +7,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kassa_core::validation::optional_idempotency_key;
 use kassa_core::{ErrorCode, OrderId};
-use kassa_store::{present, rules, CancelOutcome, OrderRecord, RefillRecord, RefillReservation, StoreError};
+use kassa_store::{
+    present, rules, CancelOutcome, OrderRecord, RefillHold, RefillRecord, RefillReservation, StoreError,
+};
 use kassa_wire::v1::{CancelResponse, Refill, RefillResponse};
 
 use super::{id_text, PathId};
@@ -128,42 +130,60 @@ pub async fn refill(
     // The key is reserved in the database before the provider is asked, so one request under it
     // asks, whichever node it reaches; an earlier request's refill is the answer, even if the order
     // could no longer be refilled now.
-    let reserved = match &key {
+    let hold = match &key {
         Some(key) => match state
             .store
             .reserve_refill(&id, key, lease_for(state.config.provider_timeout))
             .await
             .map_err(store_error)?
         {
-            RefillReservation::Reserved(refill) => Some(refill.id),
+            RefillReservation::Reserved(refill) => Some(refill.hold()),
             RefillReservation::Earlier(refill) => return Ok(refill_response(refill, true)),
             RefillReservation::Busy => return Err(ApiError::new(ErrorCode::CustomerWalletLocked).retry_after(1)),
         },
         None => None,
     };
-    let asked = ask_for_refill(&state, &order).await;
-    let record = match (asked, reserved) {
-        (Ok((provider_refill, status)), Some(refill)) => {
-            match state.store.settle_refill(refill, provider_refill.clone(), status).await {
-                // The reservation went stale, was taken over and given back meanwhile (this node
-                // stalled): the provider took this refill all the same, so it is recorded.
-                Err(StoreError::NotFound(_)) => state.store.create_refill(&id, provider_refill, status).await,
+    // Asking and recording run on a task of their own: a request that times out or whose client
+    // leaves still records what the provider said, or gives its key back, instead of leaving the
+    // reservation to go stale and a retry to ask again.
+    let asking = tokio::spawn(async move {
+        let asked = ask_for_refill(&state, &order).await;
+        record_refill(&state, &id, hold, asked).await
+    });
+    let record = asking.await.map_err(|e| ApiError::internal(ErrorCode::InternalError, e))??;
+    Ok(refill_response(record, false))
+}
+
+/// Records the refill asked for under `hold` (or without a key), or gives the key back when
+/// nothing was asked for.
+async fn record_refill(
+    state: &AppState,
+    id: &OrderId,
+    hold: Option<RefillHold>,
+    asked: Result<(Option<String>, &'static str), ApiError>,
+) -> Result<RefillRecord, ApiError> {
+    let recorded = match (asked, hold) {
+        (Ok((provider_refill, status)), Some(hold)) => {
+            match state.store.settle_refill(hold, provider_refill.clone(), status).await {
+                // The reservation went stale and was taken over or given back meanwhile (this
+                // node stalled): the provider took this refill all the same, so it is recorded.
+                Err(StoreError::NotFound(_)) => state.store.create_refill(id, provider_refill, status).await,
                 settled => settled,
             }
         }
-        (Ok((provider_refill, status)), None) => state.store.create_refill(&id, provider_refill, status).await,
-        (Err(refused), reserved) => {
+        (Ok((provider_refill, status)), None) => state.store.create_refill(id, provider_refill, status).await,
+        (Err(refused), hold) => {
             // Not asked for: the key is free for a retry. If giving it back fails, the
             // reservation is taken over once stale.
-            if let Some(refill) = reserved {
-                if let Err(e) = state.store.release_refill(refill).await {
-                    tracing::warn!(error = %e, refill, "a refused refill's reservation was not released");
+            if let Some(hold) = hold {
+                if let Err(e) = state.store.release_refill(hold).await {
+                    tracing::warn!(error = %e, refill = hold.refill, "a refused refill's reservation was not released");
                 }
             }
             return Err(refused);
         }
     };
-    Ok(refill_response(record.map_err(store_error)?, false))
+    recorded.map_err(store_error)
 }
 
 /// Checks that `order` may be refilled and asks its provider, if it has one: the provider's
@@ -173,11 +193,17 @@ async fn ask_for_refill(state: &AppState, order: &OrderRecord) -> Result<(Option
     rules::check_refill(order, services.iter().find(|s| s.id == order.service_id)).map_err(store_error)?;
     match connector(state, order).await? {
         Some((connector, provider_order)) => {
-            let refill = connector
-                .refill(&provider_order)
-                .await
-                .map_err(|e| provider_error(e, ErrorCode::OrderNotRefillable))?;
-            Ok((Some(refill), "requested"))
+            match connector.refill(&provider_order).await {
+                Ok(refill) => Ok((Some(refill), "requested")),
+                // It may have reached the provider (a timeout after sending, a 5xx, an answer
+                // without a refill id): asking again could make two refills, so it is recorded
+                // as pending for an operator to check with the provider, and never asked again.
+                Err(CallError::Unknown(e)) => {
+                    tracing::warn!(error = %e, order = %order.id.as_str(), "a refill's outcome at the provider is unknown; recorded as pending");
+                    Ok((None, "pending"))
+                }
+                Err(e) => Err(provider_error(e, ErrorCode::OrderNotRefillable)),
+            }
         }
         None => Ok((None, "pending")),
     }
