@@ -96,8 +96,33 @@ fn id_text(value: Option<&Value>) -> Option<String> {
     }
 }
 
+/// The answer to a call: its body, or why it is not one.
+fn classify(status: reqwest::StatusCode, body: &[u8]) -> Result<Value, CallError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|_| CallError::Unknown(format!("HTTP {status} with an unreadable body of {} bytes", body.len())))?;
+    if let Some(error) = refusal(&value) {
+        // An error body with a 5xx is the server failing, not a decision about the request. An
+        // error beside the id of what the action creates contradicts itself: the provider may
+        // have placed the order or refill, so it is no refusal (a refusal refunds the order).
+        let acted = ["order", "refill"].iter().any(|field| id_text(value.get(*field)).is_some());
+        return Err(if status.is_server_error() || acted {
+            CallError::Unknown(format!("HTTP {status}: {error} (the answer: {value})"))
+        } else {
+            CallError::Refused(error)
+        });
+    }
+    if !status.is_success() {
+        return Err(CallError::Unknown(format!("HTTP {status}")));
+    }
+    Ok(value)
+}
+
+/// The provider's `error`, if it says one: panels that answer `"error": null`, `false` or `""`
+/// beside a result have not refused.
 fn refusal(value: &Value) -> Option<String> {
     match value.get("error")? {
+        Value::Null | Value::Bool(false) => None,
+        Value::String(s) if s.trim().is_empty() => None,
         Value::String(s) => Some(s.clone()),
         other => Some(other.to_string()),
     }
@@ -167,21 +192,7 @@ impl SmmV2 {
         })?;
         let status = response.status();
         let body = response.bytes().await.map_err(|e| CallError::Unknown(format!("reading the answer: {e}")))?;
-        let value: Value = serde_json::from_slice(&body).map_err(|_| {
-            CallError::Unknown(format!("HTTP {status} with an unreadable body of {} bytes", body.len()))
-        })?;
-        if let Some(error) = refusal(&value) {
-            // An error body with a 5xx is the server failing, not a decision about the request.
-            return Err(if status.is_server_error() {
-                CallError::Unknown(format!("HTTP {status}: {error}"))
-            } else {
-                CallError::Refused(error)
-            });
-        }
-        if !status.is_success() {
-            return Err(CallError::Unknown(format!("HTTP {status}")));
-        }
-        Ok(value)
+        classify(status, &body)
     }
 
     /// Places an order; returns the provider's order id.
@@ -322,5 +333,24 @@ mod tests {
         assert_eq!(id_text(Some(&json!(23501))), Some("23501".into()));
         assert_eq!(id_text(Some(&json!("23501"))), Some("23501".into()));
         assert_eq!(id_text(Some(&json!(null))), None);
+    }
+
+    #[test]
+    fn only_an_error_without_a_result_is_a_refusal() {
+        let ok = reqwest::StatusCode::OK;
+        let answer = |body: Value| classify(ok, body.to_string().as_bytes());
+        assert_eq!(answer(json!({"order": 9876, "error": null})).unwrap()["order"], 9876);
+        assert!(answer(json!({"order": "9876", "error": ""})).is_ok());
+        assert!(answer(json!({"refill": "1", "error": false})).is_ok());
+        assert!(parse_status(&json!({"status": "Completed", "error": null})).is_ok());
+        assert!(
+            matches!(answer(json!({"error": "Incorrect service ID"})), Err(CallError::Refused(e)) if e == "Incorrect service ID")
+        );
+        // An error beside an order id: the provider may have placed it; not refunded as refused.
+        assert!(matches!(answer(json!({"order": 9876, "error": "Duplicate"})), Err(CallError::Unknown(_))));
+        assert!(matches!(answer(json!({"refill": "5", "error": "later"})), Err(CallError::Unknown(_))));
+        let failing = classify(reqwest::StatusCode::BAD_GATEWAY, br#"{"error": "Upstream"}"#);
+        assert!(matches!(failing, Err(CallError::Unknown(_))));
+        assert!(matches!(classify(ok, b"<html>"), Err(CallError::Unknown(_))));
     }
 }
