@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kassa_core::crypto::Vault;
-use kassa_store::{now_millis, DeliveryAttempt, DeliveryJob, Store};
+use kassa_store::{now_millis, DeliveryAttempt, DeliveryJob, DeliveryState, Store};
 use kassa_wire::sign::webhook;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -67,6 +67,9 @@ pub fn parse_schedule(text: &str) -> Result<Vec<Duration>, String> {
     if schedule.is_empty() || schedule.len() > 50 {
         return Err("a schedule has 1 to 50 entries".into());
     }
+    if !schedule[0].is_zero() {
+        return Err("a schedule starts with 0s: the first attempt is made as soon as the event is written".into());
+    }
     Ok(schedule)
 }
 
@@ -103,10 +106,12 @@ pub fn check_url(url: &str, allow_private: bool) -> Result<reqwest::Url, String>
     Ok(parsed)
 }
 
-/// Whether an address is on the public internet (not loopback, private, link-local, ...).
+/// Whether an address is on the public internet (not loopback, private, link-local, ...). IPv6
+/// addresses that carry an IPv4 one (mapped, compatible, NAT64, 6to4) are judged by it.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
             !(v4.is_loopback()
                 || v4.is_private()
                 || v4.is_link_local()
@@ -114,21 +119,40 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || v4.is_broadcast()
                 || v4.is_multicast()
                 || v4.is_documentation()
-                || v4.octets()[0] == 0
-                || (v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1])))
-            // carrier-grade NAT
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT
+                || (a == 192 && b == 0 && v4.octets()[2] == 0) // IETF protocol assignments
+                || (a == 198 && (b == 18 || b == 19)) // benchmarking
+                || a >= 240) // reserved
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
+            if let Some(v4) = embedded_ipv4(v6) {
                 return is_public(IpAddr::V4(v4));
             }
             let first = v6.segments()[0];
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80)
+                || (first & 0xfe00) == 0xfc00 // unique local
+                || (first & 0xffc0) == 0xfe80 // link-local
+                || (first & 0xffc0) == 0xfec0) // site-local (deprecated, still routed inside some sites)
         }
+    }
+}
+
+/// The IPv4 address an IPv6 one reaches: IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible
+/// (`::a.b.c.d`), NAT64 (`64:ff9b::a.b.c.d`) and 6to4 (`2002:aabb:ccdd::`).
+fn embedded_ipv4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    let s = v6.segments();
+    let from = |hi: u16, lo: u16| std::net::Ipv4Addr::from(((hi as u32) << 16) | lo as u32);
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    match s {
+        [0, 0, 0, 0, 0, 0, hi, lo] if hi != 0 || lo > 1 => Some(from(hi, lo)),
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(from(hi, lo)),
+        [0x2002, hi, lo, ..] => Some(from(hi, lo)),
+        _ => None,
     }
 }
 
@@ -156,7 +180,10 @@ async fn resolve(url: &reqwest::Url, allow_private: bool) -> Result<SocketAddr, 
 async fn deliver(job: &DeliveryJob, secret: &str, config: &WebhookConfig) -> Result<u16, String> {
     let url = check_url(&job.url, config.allow_private)?;
     let address = resolve(&url, config.allow_private).await?;
-    let mut builder = reqwest::Client::builder().timeout(config.timeout).redirect(reqwest::redirect::Policy::none());
+    // No proxy from the environment: a proxy would resolve the host itself, around the address
+    // checked and pinned here.
+    let mut builder =
+        reqwest::Client::builder().timeout(config.timeout).redirect(reqwest::redirect::Policy::none()).no_proxy();
     if let Some(domain) = url.domain() {
         builder = builder.resolve(domain, address);
     }
@@ -190,28 +217,37 @@ pub fn spawn(
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // A claim outlasts the longest attempt, so a delivery is not sent twice at once.
         let lease = config.timeout * 2 + Duration::from_secs(5);
+        // Up to `batch` attempts run at once, and a finished one frees its place for the next
+        // tick's claim: a receiver that never answers holds one place for its timeout, not the
+        // whole dispatcher.
+        let mut running = JoinSet::new();
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
+                Some(_) = running.join_next(), if !running.is_empty() => continue,
                 _ = shutdown.changed() => {}
             }
             if *shutdown.borrow() {
                 break;
             }
-            let jobs = match store.claim_deliveries(config.batch, lease).await {
+            let free = (config.batch as usize).saturating_sub(running.len());
+            if free == 0 {
+                continue;
+            }
+            let jobs = match store.claim_deliveries(free as u32, lease).await {
                 Ok(jobs) => jobs,
                 Err(e) => {
                     tracing::warn!(error = %e, "claiming webhook deliveries failed");
                     continue;
                 }
             };
-            let mut running = JoinSet::new();
             for job in jobs {
                 let (store, vault, config) = (store.clone(), vault.clone(), config.clone());
                 running.spawn(async move { attempt(store.as_ref(), &vault, &config, job).await });
             }
-            while running.join_next().await.is_some() {}
         }
+        // Attempts under way are recorded before the dispatcher ends.
+        while running.join_next().await.is_some() {}
         tracing::info!("webhook dispatcher stopped");
     })
 }
@@ -241,6 +277,12 @@ async fn attempt(store: &dyn Store, vault: &Vault, config: &WebhookConfig, job: 
     };
     let delivered = attempt.delivered;
     match store.record_delivery(job.delivery.id, job.claimed_until, attempt).await {
+        Ok(Some(record)) if record.state == DeliveryState::Failed => tracing::warn!(
+            delivery = record.id,
+            attempts = attempts_done,
+            "a webhook delivery failed for good, its retry schedule over \
+             (kassa admin webhook deliveries --status failed; replay sends it again)"
+        ),
         Ok(Some(record)) => tracing::debug!(delivery = record.id, state = %record.state, delivered, "webhook attempt"),
         Ok(None) => tracing::warn!(
             delivery = job.delivery.id,
@@ -272,6 +314,21 @@ mod tests {
         }
         assert!(!is_public("::ffff:192.168.1.1".parse().unwrap()));
         assert!(is_public("93.184.216.34".parse().unwrap()));
+        // IPv6 forms that reach an IPv4 address are judged by it; and the reserved IPv4 ranges.
+        for private in [
+            "64:ff9b::a00:1",    // NAT64 of 10.0.0.1
+            "2002:a9fe:a9fe::1", // 6to4 of 169.254.169.254
+            "::a9fe:a9fe",       // IPv4-compatible 169.254.169.254
+            "fec0::1",           // site-local
+            "192.0.0.8",         // IETF protocol assignments
+            "198.18.0.1",        // benchmarking
+            "240.0.0.1",         // reserved
+        ] {
+            assert!(!is_public(private.parse().unwrap()), "{private}");
+        }
+        for public in ["64:ff9b::5db8:d822", "2002:5db8:d822::1", "2606:4700::1111"] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
     }
 
     #[test]
@@ -280,7 +337,11 @@ mod tests {
             parse_schedule("0s,5s,5m,2h").unwrap(),
             vec![Duration::ZERO, Duration::from_secs(5), Duration::from_secs(300), Duration::from_secs(7200)]
         );
-        assert_eq!(parse_schedule("100ms").unwrap(), vec![Duration::from_millis(100)]);
+        assert_eq!(parse_schedule("0ms").unwrap(), vec![Duration::ZERO]);
+        assert!(
+            parse_schedule("1m,5m").is_err(),
+            "the first attempt is at once; a schedule saying otherwise is refused"
+        );
         assert!(parse_schedule("5x").is_err());
         assert!(parse_schedule("").is_err());
         assert_eq!(default_schedule().len(), 8);

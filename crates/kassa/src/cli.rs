@@ -261,7 +261,8 @@ pub struct BackgroundArgs {
     /// Attempts to reach a provider before an unsent order goes to review.
     #[arg(long, env = "KASSA_SUBMIT_MAX_ATTEMPTS", default_value_t = 6)]
     pub submit_max_attempts: u32,
-    /// Webhook retry schedule (delay before each attempt), e.g. 0s,5s,5m,30m,2h,5h,10h,10h.
+    /// Webhook retry schedule (delay before each attempt; the first is made at once, so it starts
+    /// with 0s), e.g. 0s,5s,5m,30m,2h,5h,10h,10h.
     #[arg(long, env = "KASSA_WEBHOOK_SCHEDULE")]
     pub webhook_schedule: Option<String>,
     /// Deliver webhooks to loopback and private addresses (off by default: SSRF guard).

@@ -18,7 +18,8 @@ crate::backend_tests!(
     webhooks_are_registered_through_the_api,
     deliveries_are_signed_retried_and_stop,
     private_receivers_are_refused_by_default,
-    an_attempt_that_outlasted_its_claim_is_not_recorded
+    an_attempt_that_outlasted_its_claim_is_not_recorded,
+    a_receiver_that_never_answers_holds_up_no_other,
 );
 
 /// Standard Webhooks verification, written from the specification, not from kassa's code.
@@ -154,6 +155,50 @@ async fn deliveries_are_signed_retried_and_stop(backend: Backend) {
     let failed = log.iter().find(|d| d.state == DeliveryState::Failed).unwrap();
     server.store.replay_delivery(failed.id).await.unwrap();
     eventually(Duration::from_secs(5), "the replay", || async { (dead.received().len() >= 5).then_some(()) }).await;
+    dispatcher.stop().await;
+}
+
+/// A receiver that takes the connection and never answers costs each of its attempts the whole
+/// timeout; meanwhile the other endpoints' deliveries go out as usual.
+async fn a_receiver_that_never_answers_holds_up_no_other(backend: Backend) {
+    let server = TestServer::start_with(backend, private_allowed()).await;
+    let account = server.customer("10.00").await;
+    let service = server.service(kassa_core::catalog::ServiceKind::Default, "1.00", 1, 100_000).await;
+    // The kernel completes its handshakes; nothing ever reads or answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    register(&account, &format!("http://{}/hook", silent.local_addr().unwrap())).await;
+    let receiver = Receiver::start(&[], 200).await;
+    register(&account, &receiver.url).await;
+    let config =
+        kassa_server::webhooks::WebhookConfig { timeout: Duration::from_secs(4), ..quick_webhooks(&[0, 60_000]) };
+    let dispatcher = server.webhook_dispatcher(config);
+
+    for n in 1..=3 {
+        let placed = account
+            .client()
+            .create_order(
+                &kassa_client::CreateOrderRequest {
+                    service_id: service.id,
+                    quantity: 1000,
+                    link: "https://x".into(),
+                    client_order_ref: None,
+                    custom_comments: None,
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        let id: kassa_core::OrderId = placed.order.id.parse().unwrap();
+        let changed = std::time::Instant::now();
+        let change = StatusChange { status: Some(OrderStatus::Canceled), ..Default::default() };
+        server.store.change_order(&id, change).await.unwrap();
+        eventually(Duration::from_secs(20), "the answering receiver's delivery", || async {
+            (receiver.received().len() >= n).then_some(())
+        })
+        .await;
+        let took = changed.elapsed();
+        assert!(took < Duration::from_secs(2), "event {n} reached the answering receiver after {took:?}");
+    }
     dispatcher.stop().await;
 }
 
