@@ -25,6 +25,8 @@ pub struct Inner {
     /// The `profile/verify` upload budget, one permit per KiB (see
     /// [`ServerConfig::profile_verify_inflight`]).
     pub verify_budget: Arc<Semaphore>,
+    /// Each customer's turn for a `profile/verify` upload: one at a time.
+    pub verify_uploads: crate::inflight::UploadTurns,
     /// Connectors to upstream providers (customer cancel and refill requests use them).
     pub providers: Arc<Providers>,
     /// API secrets already opened, with the sealed value they came from (see `auth::find_key`).
@@ -53,6 +55,7 @@ impl AppState {
             inflight: InFlight::default(),
             config,
             verify_budget,
+            verify_uploads: Default::default(),
             providers,
             secrets: Default::default(),
         })))

@@ -10,7 +10,8 @@
 //! 5. a declared `Content-Length` over the route's limit (413, before reading anything);
 //! 6. the key (401 `Invalid Api Key`) — before the body, so only a holder of a real key makes the
 //!    server read an upload;
-//! 7. for `profile/verify`, a share of the upload budget (waits for room);
+//! 7. for `profile/verify`, the customer's turn (one upload at a time each), then a share of the
+//!    upload budget (both wait);
 //! 8. the body, read with the route's limit: never more than the limit is buffered (413);
 //! 9. the signature over `timestamp + method + requestPath + body` (401 `Invalid Signature`);
 //! 10. the customer, the client address and the rate, exactly as in v1 ([`super::admit`]).
@@ -24,6 +25,8 @@ use kassa_store::{now_millis, ApiKeyRecord};
 use kassa_wire::profile::messages;
 use kassa_wire::sign::profile::{hmac_key, parse_signature, parse_timestamp_millis, SignedRequest};
 use tokio::sync::OwnedSemaphorePermit;
+
+use crate::inflight::UploadTurn;
 
 use super::{admit, failed, find_key, throttled, KeyFailure, Refusal};
 use crate::api::is_json;
@@ -73,13 +76,22 @@ pub struct ProfileSigned<L = Standard> {
     pub key: ApiKeyRecord,
     pub body: Bytes,
     /// Held until the handler is done with the body and what it decoded from it.
-    budget: Option<OwnedSemaphorePermit>,
+    budget: Option<UploadShare>,
     limit: PhantomData<L>,
 }
 
+/// What a `profile/verify` upload holds while its body is in memory: its customer's turn and its
+/// share of the upload budget. The key is checked before the body is read, but the signature
+/// only after (it covers the body): the turn keeps a key known without its secret from taking
+/// more than one upload's share of the budget.
+pub struct UploadShare {
+    _budget: OwnedSemaphorePermit,
+    _turn: UploadTurn,
+}
+
 impl<L> ProfileSigned<L> {
-    /// The key, the body and the budget share; keep the share alive while the body's memory is.
-    pub fn into_parts(self) -> (ApiKeyRecord, Bytes, Option<OwnedSemaphorePermit>) {
+    /// The key, the body and the upload share; keep the share alive while the body's memory is.
+    pub fn into_parts(self) -> (ApiKeyRecord, Bytes, Option<UploadShare>) {
         (self.key, self.body, self.budget)
     }
 }
@@ -154,13 +166,14 @@ impl<L: BodyLimit> FromRequest<AppState> for ProfileSigned<L> {
         let key = find_key(state, api_key).await.map_err(key_failure)?;
 
         let budget = if L::BUDGETED {
+            let turn = state.verify_uploads.wait(key.record.key.customer_id).await;
             // Reserve what the body may take before reading it: its declared length, or the
             // whole limit when it is sent chunked.
             let reserve = declared.map_or(limit, |length| length as usize);
             let permits = kib(reserve).clamp(1, budget_permits(&state.config));
             let permit =
                 state.verify_budget.clone().acquire_many_owned(permits).await.map_err(ProfileError::internal)?;
-            Some(permit)
+            Some(UploadShare { _budget: permit, _turn: turn })
         } else {
             None
         };

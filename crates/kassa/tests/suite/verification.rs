@@ -19,6 +19,7 @@ backend_tests!(
     documents_are_typed_by_their_bytes_not_their_names,
     oversized_documents_and_bodies_are_refused_with_bounded_memory,
     a_key_revoked_while_its_upload_arrives_is_refused,
+    one_customer_cannot_take_the_whole_upload_budget,
 );
 
 fn submission(extra: Value) -> Value {
@@ -312,6 +313,41 @@ async fn raw_verify(server: &TestServer, account: &Account, framing: &str, strea
     let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
     (status, body)
+}
+
+/// The upload budget is reserved when an upload's head arrives, but the signature can only be
+/// checked once its body has: uploads that never arrive, under one key, hold one upload's share at
+/// most (the customer's others wait their turn), so other customers' uploads still go through.
+async fn one_customer_cannot_take_the_whole_upload_budget(backend: Backend) {
+    let mut options = crate::support::ServerOptions::default();
+    options.config.profile_verify_body_limit = 1024 * 1024;
+    options.config.profile_verify_inflight = 2 * 1024 * 1024;
+    let server = TestServer::start_with(backend, options).await;
+    let stalling = server.customer("0").await;
+    let other = server.customer("0").await;
+    // Two uploads that declare the whole limit and never send it; a well-formed signature is
+    // enough to be read (the signature covers the body that never comes).
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let timestamp = decimal_now();
+        let signature = profile_signature(&stalling.secret, &timestamp, "POST", "/profile/verify", b"{}");
+        let head = format!(
+            "POST /profile/verify HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nBB-ACCESS-KEY: {}\r\n\
+             BB-ACCESS-SIGN: {signature}\r\nBB-ACCESS-TIMESTAMP: {timestamp}\r\nContent-Length: {}\r\n\r\n{{",
+            server.addr,
+            stalling.key.api_key,
+            1024 * 1024
+        );
+        let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        stream.write_all(head.as_bytes()).await.unwrap();
+        held.push(stream);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let filed = other.profile().verify(&submission(json!({"document1": b64(&png(b"x"))}))).send().await;
+    assert_ok(&filed);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "filed after {:?}", started.elapsed());
+    drop(held);
 }
 
 /// The key of an upload is looked up when its head arrives, and again once its body has: an upload
