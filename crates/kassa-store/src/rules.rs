@@ -37,6 +37,18 @@ pub fn is_settled(status: OrderStatus) -> bool {
     status.is_final() || status == OrderStatus::Completed
 }
 
+/// Whether an operator may tie an order to `provider_order_id`: not if another order of the same
+/// provider is tied to it (`holder`), or both would follow one provider order, and one
+/// cancellation there would refund both.
+pub fn may_attach(provider_order_id: &str, holder: Option<&str>) -> StoreResult<()> {
+    match holder {
+        Some(holder) => Err(StoreError::Invalid(format!(
+            "provider order {provider_order_id} already belongs to order {holder}; check the id with the provider"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Whether an order in review may be sent to its provider again: not if the provider's answer
 /// that it accepted the order came in after the order went to review (its id is kept then), or
 /// the provider would get it twice; and not once it is settled, or the provider would deliver an

@@ -213,6 +213,16 @@ pub async fn resolve_review(
     }
     match resolution {
         Resolution::Attach { provider_order_id } => {
+            let holder = tx
+                .query_opt(
+                    "SELECT id FROM orders
+                     WHERE provider_id IS NOT DISTINCT FROM $1 AND provider_order_id = $2 AND id <> $3 LIMIT 1",
+                    &[&current.provider_id, &provider_order_id, &id.as_str()],
+                )
+                .await
+                .map_err(map_err)?
+                .map(|row| row.get::<_, String>(0));
+            rules::may_attach(provider_order_id, holder.as_deref())?;
             attach(tx, currency, &current, provider_order_id, now, None, now).await
         }
         Resolution::Requeue => {

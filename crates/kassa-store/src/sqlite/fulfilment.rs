@@ -209,7 +209,18 @@ pub fn resolve_review(
         )));
     }
     match resolution {
-        Resolution::Attach { provider_order_id } => attach(conn, currency, &current, provider_order_id, now, None, now),
+        Resolution::Attach { provider_order_id } => {
+            let holder: Option<String> = conn
+                .query_row(
+                    "SELECT id FROM orders WHERE provider_id IS ?1 AND provider_order_id = ?2 AND id <> ?3 LIMIT 1",
+                    params![current.provider_id, provider_order_id, id.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(map_err)?;
+            rules::may_attach(provider_order_id, holder.as_deref())?;
+            attach(conn, currency, &current, provider_order_id, now, None, now)
+        }
         Resolution::Requeue => {
             rules::may_requeue(&current)?;
             conn.execute(

@@ -183,6 +183,10 @@ async fn an_ambiguous_submission_is_reviewed_never_resent(backend: Backend) {
     let attached =
         server.store.resolve_review(&timed_out, Resolution::Attach { provider_order_id: "1001".into() }).await.unwrap();
     assert_eq!((attached.upstream, attached.status), (Upstream::Submitted, OrderStatus::Processing));
+    // One provider order is not tied to two orders: a cancellation there would refund both.
+    let twice = Resolution::Attach { provider_order_id: "1001".into() };
+    let twice = server.store.resolve_review(&reset, twice).await.unwrap_err();
+    assert!(matches!(&twice, StoreError::Invalid(m) if m.contains("already belongs to order")), "{twice:?}");
     let canceled = server
         .store
         .change_order(
