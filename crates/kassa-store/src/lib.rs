@@ -53,7 +53,7 @@ pub trait Store: Send + Sync + 'static {
     // Wallets and the ledger
     async fn wallet(&self, id: CustomerId) -> StoreResult<Wallet>;
     /// Applies one operator entry (top-up or adjustment) and returns it with the new balance.
-    async fn post_ledger_entry(&self, entry: NewLedgerEntry) -> StoreResult<LedgerEntry>;
+    async fn post_ledger_entry(&self, entry: NewLedgerEntry) -> StoreResult<Posted>;
     /// The latest entries of a wallet, newest first.
     async fn ledger(&self, id: CustomerId, limit: u32) -> StoreResult<Vec<LedgerEntry>>;
     /// Checks every invariant of the books over the whole database.

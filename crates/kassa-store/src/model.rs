@@ -153,6 +153,14 @@ pub struct LedgerEntry {
     pub created_at: Millis,
 }
 
+/// What posting an operator's ledger entry did: wrote `entry`, or found it written before under
+/// the same reference (`replayed`) and applied nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posted {
+    pub entry: LedgerEntry,
+    pub replayed: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewApiKey {
     pub customer_id: CustomerId,

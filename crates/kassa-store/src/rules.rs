@@ -10,7 +10,7 @@ use kassa_core::{Minor, OrderStatus};
 
 use crate::model::{
     ActionRefusal, DeliveryAttempt, DeliveryState, LedgerEntry, LedgerKind, Millis, NewLedgerEntry, NewProvider,
-    OrderRecord, ProviderKind, RefillRecord, ServiceRecord, StatusChange, Submission, Upstream, REFILL_CLOSED,
+    OrderRecord, Posted, ProviderKind, RefillRecord, ServiceRecord, StatusChange, Submission, Upstream, REFILL_CLOSED,
     REFILL_PENDING, REFILL_REQUESTED,
 };
 use crate::{StoreError, StoreResult};
@@ -383,9 +383,9 @@ pub fn check_operator_entry(entry: &NewLedgerEntry) -> Result<(), StoreError> {
 /// An operator's entry whose reference is in the ledger already: the same entry again (a retry
 /// after a lost answer) gets the original back, so it is applied once and the retry learns so;
 /// anything else under that reference is refused.
-pub fn replayed_entry(existing: LedgerEntry, asked: &NewLedgerEntry) -> Result<LedgerEntry, StoreError> {
+pub fn replayed_entry(existing: LedgerEntry, asked: &NewLedgerEntry) -> Result<Posted, StoreError> {
     if (existing.customer_id, existing.kind, existing.amount) == (asked.customer_id, asked.kind, asked.amount) {
-        Ok(existing)
+        Ok(Posted { entry: existing, replayed: true })
     } else {
         Err(StoreError::Conflict(format!(
             "ledger reference {:?} was already used for another entry ({} {} minor units for customer {})",

@@ -457,7 +457,7 @@ impl Store for PostgresStore {
         read!(self, c => sql::wallet(&c, id))
     }
 
-    async fn post_ledger_entry(&self, entry: NewLedgerEntry) -> StoreResult<LedgerEntry> {
+    async fn post_ledger_entry(&self, entry: NewLedgerEntry) -> StoreResult<Posted> {
         in_transaction!(self, tx => sql::post_ledger_entry(&tx, &entry, now_millis()))
     }
 

@@ -157,11 +157,7 @@ async fn insert_ledger(
     }
 }
 
-pub async fn post_ledger_entry(
-    tx: &impl GenericClient,
-    entry: &NewLedgerEntry,
-    now: Millis,
-) -> StoreResult<LedgerEntry> {
+pub async fn post_ledger_entry(tx: &impl GenericClient, entry: &NewLedgerEntry, now: Millis) -> StoreResult<Posted> {
     rules::check_operator_entry(entry)?;
     // Posts of one reference take turns, so the later one sees the earlier one's entry (this
     // transaction reads committed rows statement by statement) and replays it instead of
@@ -179,7 +175,7 @@ pub async fn post_ledger_entry(
     let Some(balance_after) = move_balance(tx, entry.customer_id, entry.amount, now).await? else {
         return Err(rules::uncovered_adjustment(wallet(tx, entry.customer_id).await?.balance, entry.amount));
     };
-    insert_ledger(
+    let entry = insert_ledger(
         tx,
         entry.customer_id,
         entry.kind,
@@ -190,7 +186,8 @@ pub async fn post_ledger_entry(
         entry.note.as_deref(),
         now,
     )
-    .await
+    .await?;
+    Ok(Posted { entry, replayed: false })
 }
 
 pub async fn ledger(c: &impl GenericClient, id: CustomerId, limit: u32) -> StoreResult<Vec<LedgerEntry>> {

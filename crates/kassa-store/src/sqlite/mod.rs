@@ -418,7 +418,7 @@ impl Store for SqliteStore {
         self.read(|c| sql::wallet(c, id))
     }
 
-    async fn post_ledger_entry(&self, entry: NewLedgerEntry) -> StoreResult<LedgerEntry> {
+    async fn post_ledger_entry(&self, entry: NewLedgerEntry) -> StoreResult<Posted> {
         self.write(move |c| sql::post_ledger_entry(c, &entry, now_millis())).await
     }
 

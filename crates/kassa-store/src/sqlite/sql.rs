@@ -141,7 +141,7 @@ fn insert_ledger(
     }
 }
 
-pub fn post_ledger_entry(conn: &Connection, entry: &NewLedgerEntry, now: Millis) -> StoreResult<LedgerEntry> {
+pub fn post_ledger_entry(conn: &Connection, entry: &NewLedgerEntry, now: Millis) -> StoreResult<Posted> {
     rules::check_operator_entry(entry)?;
     let existing = conn
         .prepare_cached(&format!("SELECT {LEDGER_COLUMNS} FROM ledger_entries WHERE reference = ?1"))
@@ -164,8 +164,10 @@ pub fn post_ledger_entry(conn: &Connection, entry: &NewLedgerEntry, now: Millis)
         entry.note.as_deref(),
         now,
     )?;
-    conn.query_row(&format!("SELECT {LEDGER_COLUMNS} FROM ledger_entries WHERE id = ?1"), [id], rows::ledger_entry)
-        .map_err(map_err)
+    let entry = conn
+        .query_row(&format!("SELECT {LEDGER_COLUMNS} FROM ledger_entries WHERE id = ?1"), [id], rows::ledger_entry)
+        .map_err(map_err)?;
+    Ok(Posted { entry, replayed: false })
 }
 
 pub fn ledger(conn: &Connection, id: CustomerId, limit: u32) -> StoreResult<Vec<LedgerEntry>> {

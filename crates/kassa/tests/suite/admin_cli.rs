@@ -58,6 +58,10 @@ async fn admin_commands_print_their_documented_json(backend: Backend) {
     // A retry (its first answer lost) gets the original entry back and credits nothing more.
     let retried = env.json(&wire);
     assert_eq!((&retried["entry"], &retried["already_posted"]), (&credit["entry"], &Value::Bool(true)));
+    // Posted first from a host whose clock runs an hour ahead: the store, not the clocks, says
+    // the retry applied nothing.
+    db.execute_sql("UPDATE ledger_entries SET created_at = created_at + 3600000 WHERE reference = 'wire-42'").await;
+    assert_eq!(env.json(&wire)["already_posted"], Value::Bool(true));
     assert_eq!(env.json(&["admin", "wallet", "show", "--customer", &cid])["balance"].as_f64(), Some(105.0));
     assert!(
         stderr_of(&env, &["admin", "wallet", "credit", "--customer", &cid, "--amount", "6", "--reference", "wire-42"])

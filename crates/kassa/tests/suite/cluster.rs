@@ -401,7 +401,9 @@ async fn postgres_that_hangs_mid_top_up_fails_within_the_bound_and_the_retry_cre
     loop {
         // Whether or not the cut-off attempt committed, the retry answers with the one entry.
         match store.post_ledger_entry(top_up()).await {
-            Ok(entry) => break assert_eq!((entry.reference.as_str(), entry.amount), ("hung-top-up", Minor(500))),
+            Ok(posted) => {
+                break assert_eq!((posted.entry.reference.as_str(), posted.entry.amount), ("hung-top-up", Minor(500)))
+            }
             Err(error) => assert!(Instant::now() < deadline, "the retry succeeds once PostgreSQL answers: {error}"),
         }
         tokio::time::sleep(Duration::from_millis(200)).await;

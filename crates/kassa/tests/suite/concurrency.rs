@@ -143,7 +143,7 @@ async fn concurrent_posts_of_one_ledger_reference_post_once_and_all_replay(backe
         .collect();
     let mut ids = Vec::new();
     for post in posts {
-        ids.push(post.await.unwrap().expect("every post answers the entry").id);
+        ids.push(post.await.unwrap().expect("every post answers the entry").entry.id);
     }
     ids.dedup();
     assert_eq!(ids.len(), 1, "one entry: {ids:?}");

@@ -90,7 +90,7 @@ async fn run_case(backend: Backend, case: usize, ops: &[Op]) {
                     .await;
                 if balance + delta >= 0 {
                     assert_eq!(
-                        result.unwrap_or_else(|_| panic!("{}", context(step))).balance_after.0,
+                        result.unwrap_or_else(|_| panic!("{}", context(step))).entry.balance_after.0,
                         balance + delta,
                         "{}",
                         context(step)

@@ -1,6 +1,6 @@
 use anyhow::{bail, Context, Result};
 use kassa_core::{CustomerId, Minor};
-use kassa_store::{LedgerKind, NewLedgerEntry, Store};
+use kassa_store::{LedgerKind, NewLedgerEntry, Posted, Store};
 use serde_json::json;
 
 use crate::cli::WalletCommand;
@@ -79,12 +79,10 @@ async fn post(
         eprintln!("posting under reference {generated} (to retry safely: --reference {generated})");
         generated
     });
-    let asked_at = kassa_store::now_millis();
-    let entry = store
+    // The store answers a repeated reference with the entry written under it before.
+    let Posted { entry, replayed: already_posted } = store
         .post_ledger_entry(NewLedgerEntry { customer_id: CustomerId(customer), kind, amount, reference, note })
         .await?;
-    // The store answers a repeated entry with the original one, written before this command ran.
-    let already_posted = entry.created_at < asked_at;
     let value = json!({
         "customer_id": customer,
         "balance": kassa_store::present::money(&currency, entry.balance_after),
