@@ -25,26 +25,48 @@ pub enum Error {
     /// not base64 for the profile API).
     #[error("{0}")]
     Config(String),
+    /// A call made under an idempotency key gave up without an outcome (no answer, or the server
+    /// kept asking to retry): it may or may not have acted. The same call with the same key
+    /// answers what it did, and never acts twice.
+    #[error("{source} (outcome unknown: repeat the call with idempotency key {idempotency_key})")]
+    Unconfirmed {
+        idempotency_key: String,
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 impl Error {
-    /// The wire error code, if a `/api/v1` endpoint answered with one.
-    pub fn code(&self) -> Option<&str> {
+    /// The failure itself, seen through [`Error::Unconfirmed`].
+    pub fn inner(&self) -> &Error {
         match self {
-            Error::Api(failure) => Some(&failure.code),
+            Error::Unconfirmed { source, .. } => source.inner(),
+            other => other,
+        }
+    }
+
+    /// The idempotency key to repeat the call with, when its outcome is unknown.
+    pub fn idempotency_key(&self) -> Option<&str> {
+        match self {
+            Error::Unconfirmed { idempotency_key, .. } => Some(idempotency_key),
             _ => None,
         }
     }
 
+    /// The wire error code, if a `/api/v1` endpoint answered with one.
+    pub fn code(&self) -> Option<&str> {
+        self.api().map(|failure| failure.code.as_str())
+    }
+
     pub fn api(&self) -> Option<&ApiFailure> {
-        match self {
+        match self.inner() {
             Error::Api(failure) => Some(failure),
             _ => None,
         }
     }
 
     pub fn profile(&self) -> Option<&ProfileFailure> {
-        match self {
+        match self.inner() {
             Error::Profile(failure) => Some(failure),
             _ => None,
         }
@@ -52,7 +74,7 @@ impl Error {
 
     /// The HTTP status of the answer, if there was one.
     pub fn status(&self) -> Option<u16> {
-        match self {
+        match self.inner() {
             Error::Api(failure) => Some(failure.status),
             Error::Profile(failure) => Some(failure.status),
             _ => None,
@@ -124,6 +146,12 @@ impl ApiFailure {
         matches!(self.code.as_str(), "customer_wallet_locked" | "rate_limited" | "database_unavailable")
     }
 
+    /// Whether the server refused the request before acting on it. `database_unavailable` is not:
+    /// a request that timed out on the server is answered with it too, whatever it had done.
+    pub(crate) fn refused_before_acting(&self) -> bool {
+        self.code == "rate_limited"
+    }
+
     /// What an integrator should do about it, in a sentence.
     pub fn hint(&self) -> Option<&'static str> {
         hint(&self.code)
@@ -169,6 +197,12 @@ impl ProfileFailure {
             retry_after: retry_after(raw),
             request_id: raw.header("x-request-id").map(str::to_string),
         }
+    }
+
+    /// Whether the server refused the request before acting on it (a 429 comes from the checks
+    /// before any handler; a 503 may come from a request that timed out after acting).
+    pub(crate) fn refused_before_acting(&self) -> bool {
+        self.status == 429
     }
 
     pub(crate) fn next(&self) -> Next {

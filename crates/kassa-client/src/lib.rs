@@ -25,8 +25,13 @@
 //! Every request is signed with a fresh timestamp. Answers that invite a retry
 //! (`customer_wallet_locked`, `rate_limited`, `database_unavailable`; a profile 429 or 503) and
 //! network failures are retried with the same idempotency key after `Retry-After`, a bounded
-//! number of times; a clock-skew refusal (`timestamp_out_of_range`, `BB-ACCESS-TIMESTAMP
-//! expired`) makes the client measure its skew against `GET /time` once and try again.
+//! number of times (a `Retry-After` longer than [`RetryPolicy::max_wait`] ends the call instead
+//! of retrying early), each retry logged at `info` through `tracing`; a clock-skew refusal
+//! (`timestamp_out_of_range`, `BB-ACCESS-TIMESTAMP expired`) makes the client measure its skew
+//! against `GET /time` once and try again. Calls that may act twice without a key (cancel,
+//! webhook registration, identity upload) are sent again only when the request never left or was
+//! refused before acting (rate limits). An order or refill that ends without an outcome is an
+//! [`Error::Unconfirmed`] naming the idempotency key to repeat it with.
 #![forbid(unsafe_code)]
 
 mod error;
@@ -53,7 +58,7 @@ use serde::de::DeserializeOwned;
 pub struct RetryPolicy {
     /// Attempts in all, the first included. `1` disables retries.
     pub max_attempts: u32,
-    /// Longest single wait, whatever `Retry-After` says.
+    /// Longest single wait: a `Retry-After` beyond it ends the call with the server's answer.
     pub max_wait: Duration,
     /// First backoff for network errors; doubled each time.
     pub base_backoff: Duration,
@@ -112,6 +117,22 @@ pub struct PlacedOrder {
     pub idempotency_key: String,
 }
 
+/// The whole-request timeout of an ordinary call.
+const TIMEOUT: Duration = Duration::from_secs(30);
+/// Bodies larger than this are uploads (identity documents): their requests may take up to
+/// [`UPLOAD_TIMEOUT`], since sending them over a slow link takes longer than [`TIMEOUT`].
+const UPLOAD_BODY: usize = 64 * 1024;
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Which failures a call may be sent again after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resend {
+    /// Reads, and writes made once by their idempotency key: after any failure that invites it.
+    Safe,
+    /// Writes that could act twice: only if the request never left, or was refused before acting.
+    NotIfSent,
+}
+
 #[derive(Debug)]
 pub struct Client {
     http: reqwest::Client,
@@ -130,7 +151,7 @@ impl Client {
 
     pub fn with_retry(base_url: &str, api_key: &str, api_secret: &str, retry: RetryPolicy) -> Result<Self, Error> {
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
+            .timeout(TIMEOUT)
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("kassa-client/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -208,6 +229,9 @@ impl Client {
         if !body.is_empty() {
             request = request.header("Content-Type", "application/json").body(body.to_vec());
         }
+        if body.len() > UPLOAD_BODY {
+            request = request.timeout(UPLOAD_TIMEOUT);
+        }
         if let Some(key) = idempotency_key {
             request = request.header("X-Idempotency-Key", key);
         }
@@ -235,6 +259,9 @@ impl Client {
         if !body.is_empty() {
             request = request.header("Content-Type", "application/json").body(body.to_vec());
         }
+        if body.len() > UPLOAD_BODY {
+            request = request.timeout(UPLOAD_TIMEOUT);
+        }
         Self::exchange(request).await
     }
 
@@ -250,17 +277,23 @@ impl Client {
     ///
     /// Retries: an answer that invites one (see [`ApiFailure::is_retryable`], a profile 429 or
     /// 503) after its `Retry-After`; a network failure with exponential backoff; a clock-skew
-    /// refusal once, after measuring the skew; each at most `max_attempts` times in all. The
-    /// request is the same every time, idempotency key included, so a retry never places a
-    /// second order.
+    /// refusal once, after measuring the skew; each at most `max_attempts` times in all, and for
+    /// [`Resend::NotIfSent`] calls only what cannot have acted. The request is the same every
+    /// time, idempotency key included, so a retry never places a second order; a keyed call that
+    /// gives up without an outcome says so with its key ([`Error::Unconfirmed`]).
     async fn call<T: DeserializeOwned>(
         &self,
         dialect: Dialect,
+        resend: Resend,
         method: Method,
         path_and_query: &str,
         body: Option<&[u8]>,
         idempotency_key: Option<&str>,
     ) -> Result<(T, RawResponse), Error> {
+        let unconfirmed = |error: Error| match idempotency_key {
+            Some(key) => Error::Unconfirmed { idempotency_key: key.to_string(), source: Box::new(error) },
+            None => error,
+        };
         let mut attempt = 0;
         let mut clock_synced = false;
         let mut resigned = false;
@@ -271,27 +304,30 @@ impl Client {
                 Dialect::V1 => self.send_v1(method.clone(), path_and_query, body, idempotency_key).await,
                 Dialect::Profile => self.send_profile(method.clone(), path_and_query, body).await,
             };
-            let wait = match sent {
+            let (wait, reason) = match sent {
                 Ok(raw) if (200..300).contains(&raw.status) => {
                     let value = serde_json::from_slice(&raw.body)
                         .map_err(|e| Error::Decode(format!("{path_and_query}: unexpected success body: {e}")))?;
                     return Ok((value, raw));
                 }
                 Ok(raw) => {
-                    let (next, error) = match dialect {
+                    let (next, before_acting, error) = match dialect {
                         Dialect::V1 => {
                             let failure = ApiFailure::from_response(&raw);
-                            (failure.next(), Error::Api(Box::new(failure)))
+                            (failure.next(), failure.refused_before_acting(), Error::Api(Box::new(failure)))
                         }
                         Dialect::Profile => {
                             let failure = ProfileFailure::from_response(&raw);
-                            (failure.next(), Error::Profile(Box::new(failure)))
+                            (failure.next(), failure.refused_before_acting(), Error::Profile(Box::new(failure)))
                         }
                     };
                     match next {
                         Next::SyncClock if !clock_synced => {
                             clock_synced = true;
-                            self.sync_clock().await?;
+                            // Unmeasurable skew: the server's own answer says more than ours.
+                            if self.sync_clock().await.is_err() {
+                                return Err(error);
+                            }
                             continue;
                         }
                         // The same body signed in the same second is the same signed request,
@@ -302,16 +338,37 @@ impl Client {
                             tokio::time::sleep(Duration::from_millis(1000 - into_second + 5)).await;
                             continue;
                         }
-                        Next::RetryAfter(wait) if !last => wait,
+                        Next::RetryAfter(wait)
+                            if !last && wait <= self.retry.max_wait && (resend == Resend::Safe || before_acting) =>
+                        {
+                            (wait, error.to_string())
+                        }
+                        Next::RetryAfter(_) => return Err(unconfirmed(error)),
                         _ => return Err(error),
                     }
                 }
-                Err(Error::Network(e)) if !last && (e.is_connect() || e.is_timeout() || e.is_request()) => {
-                    self.retry.base_backoff * 2u32.saturating_pow(attempt - 1)
+                Err(Error::Network(e))
+                    if !last
+                        && match resend {
+                            Resend::Safe => e.is_connect() || e.is_timeout() || e.is_request(),
+                            // A connect failure means nothing was written.
+                            Resend::NotIfSent => e.is_connect(),
+                        } =>
+                {
+                    let reason = format!("network error: {e}");
+                    (self.retry.base_backoff * 2u32.saturating_pow(attempt - 1), reason)
                 }
+                Err(e @ Error::Network(_)) => return Err(unconfirmed(e)),
                 Err(e) => return Err(e),
             };
-            tokio::time::sleep(wait.min(self.retry.max_wait)).await;
+            let wait = wait.min(self.retry.max_wait);
+            tracing::info!(
+                "{method} {path_and_query}: {reason}; retrying in {} ms (attempt {} of {})",
+                wait.as_millis(),
+                attempt + 1,
+                self.retry.max_attempts
+            );
+            tokio::time::sleep(wait).await;
         }
     }
 
@@ -322,16 +379,27 @@ impl Client {
         body: Option<&[u8]>,
         idempotency_key: Option<&str>,
     ) -> Result<(T, RawResponse), Error> {
-        self.call(Dialect::V1, method, path_and_query, body, idempotency_key).await
+        self.call(Dialect::V1, Resend::Safe, method, path_and_query, body, idempotency_key).await
+    }
+
+    /// [`Client::call_v1`] for a write that could act twice: sent again only if it cannot have acted.
+    async fn call_v1_once<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&[u8]>,
+    ) -> Result<(T, RawResponse), Error> {
+        self.call(Dialect::V1, Resend::NotIfSent, method, path_and_query, body, None).await
     }
 
     async fn call_profile<T: DeserializeOwned>(
         &self,
+        resend: Resend,
         method: Method,
         path: &str,
         body: Option<&[u8]>,
     ) -> Result<T, Error> {
-        let (envelope, _): (Envelope<T>, _) = self.call(Dialect::Profile, method, path, body, None).await?;
+        let (envelope, _): (Envelope<T>, _) = self.call(Dialect::Profile, resend, method, path, body, None).await?;
         Ok(envelope.response)
     }
 
@@ -348,7 +416,8 @@ impl Client {
     }
 
     /// `POST /api/v1/orders`. Without an idempotency key the client makes one, and uses it for
-    /// every retry of this call, so a retry can never create a second order.
+    /// every retry of this call, so a retry can never create a second order. A call that ends
+    /// without an outcome is [`Error::Unconfirmed`] with the key to repeat it with.
     pub async fn create_order(
         &self,
         order: &CreateOrderRequest,
@@ -381,29 +450,33 @@ impl Client {
         Ok(self.call_v1(Method::GET, &path, None, None).await?.0)
     }
 
-    /// `POST /api/v1/orders/{id}/cancel` (a kassa addition).
+    /// `POST /api/v1/orders/{id}/cancel` (a kassa addition). Sent again only if it cannot have
+    /// reached the server: a second cancel of an order at a provider asks the provider again.
     pub async fn cancel_order(&self, id: &str) -> Result<CancelResponse, Error> {
         check_order_id(id)?;
-        Ok(self.call_v1(Method::POST, &format!("/api/v1/orders/{id}/cancel"), None, None).await?.0)
+        Ok(self.call_v1_once(Method::POST, &format!("/api/v1/orders/{id}/cancel"), None).await?.0)
     }
 
-    /// `POST /api/v1/orders/{id}/refill` (a kassa addition). The client sends an idempotency
-    /// key of its own and the same one with every retry of this call, so a retry (after a
-    /// timeout, say) answers the refill already asked for and the provider is asked once.
-    pub async fn refill_order(&self, id: &str) -> Result<Refill, Error> {
+    /// `POST /api/v1/orders/{id}/refill` (a kassa addition), under `idempotency_key` (one is made
+    /// when absent) and the same one with every retry of this call, so a retry (after a timeout,
+    /// say) answers the refill already asked for and the provider is asked once. A call that ends
+    /// without an outcome is [`Error::Unconfirmed`] with the key to repeat it with.
+    pub async fn refill_order(&self, id: &str, idempotency_key: Option<&str>) -> Result<Refill, Error> {
         check_order_id(id)?;
-        let key = format!("kassa-{}", uuid::Uuid::new_v4());
+        let key = idempotency_key.map(str::to_string).unwrap_or_else(|| format!("kassa-{}", uuid::Uuid::new_v4()));
         let (body, _): (RefillResponse, _) =
             self.call_v1(Method::POST, &format!("/api/v1/orders/{id}/refill"), None, Some(&key)).await?;
         Ok(body.refill)
     }
 
     /// `POST /api/v1/webhooks` (a kassa addition). The answer holds the signing secret, once.
+    /// Sent again only if it cannot have reached the server: a second registration would be a
+    /// second endpoint, delivered to as well.
     pub async fn create_webhook(&self, url: &str) -> Result<Webhook, Error> {
         let body = serde_json::to_vec(&CreateWebhookRequest { url: url.to_string() })
             .map_err(|e| Error::Decode(e.to_string()))?;
         let (response, _): (WebhookResponse, _) =
-            self.call_v1(Method::POST, "/api/v1/webhooks", Some(&body), None).await?;
+            self.call_v1_once(Method::POST, "/api/v1/webhooks", Some(&body)).await?;
         Ok(response.webhook)
     }
 
@@ -421,20 +494,22 @@ impl Client {
 
     /// `GET /profile/me`
     pub async fn profile_me(&self) -> Result<Profile, Error> {
-        self.call_profile(Method::GET, "/profile/me", None).await
+        self.call_profile(Resend::Safe, Method::GET, "/profile/me", None).await
     }
 
     /// `PUT /profile/edit`: changes the fields that are `Some`, answers the profile as it now is.
     pub async fn edit_profile(&self, edit: &ProfileEdit) -> Result<Profile, Error> {
         let body = serde_json::to_vec(edit).map_err(|e| Error::Decode(e.to_string()))?;
-        self.call_profile(Method::PUT, "/profile/edit", Some(&body)).await
+        self.call_profile(Resend::Safe, Method::PUT, "/profile/edit", Some(&body)).await
     }
 
     /// `POST /profile/verify`. Build the request with [`VerifyRequest::new`] and
-    /// [`VerifyRequest::with_document`], which encodes a document's bytes.
+    /// [`VerifyRequest::with_document`], which encodes a document's bytes. Sent again only if it
+    /// cannot have reached the server: after a lost answer a resend is refused as "already in
+    /// process" when the first was filed, which would read as a failure.
     pub async fn verify_profile(&self, request: &VerifyRequest) -> Result<Verification, Error> {
         let body = serde_json::to_vec(request).map_err(|e| Error::Decode(e.to_string()))?;
-        self.call_profile(Method::POST, "/profile/verify", Some(&body)).await
+        self.call_profile(Resend::NotIfSent, Method::POST, "/profile/verify", Some(&body)).await
     }
 }
 

@@ -191,7 +191,13 @@ pub enum ApiOrderCommand {
     /// Cancel an order (refunded at once if no provider has it yet).
     Cancel { id: String },
     /// Ask for a refill of a completed or partial order.
-    Refill { id: String },
+    Refill {
+        id: String,
+        /// Reuse the key a refill that ended without an outcome printed, to learn what it did
+        /// without asking the provider twice; one is made when absent.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -583,7 +583,7 @@ async fn customers_cancel_and_refill(backend: Backend) {
     for bad in [long_key.as_str(), ""] {
         assert_error(&refill(&done).header("X-Idempotency-Key", bad).send().await, 400, "invalid_idempotency_key");
     }
-    let via_sdk = account.client().refill_order(done.as_str()).await.unwrap();
+    let via_sdk = account.client().refill_order(done.as_str(), None).await.unwrap();
     assert_ne!(via_sdk.id, first.json().unwrap()["refill"]["id"].as_i64().unwrap());
     assert_eq!(refill(&done).send().await.status, 200);
     assert_eq!(asked(), before + 3);

@@ -220,8 +220,8 @@ async fn an_operator_lists_and_closes_the_refills_of_a_manual_service(backend: B
         env.json(&["admin", "order", "set-status", &id, "completed"]);
         orders.push(id);
     }
-    let first = client.refill_order(&orders[0]).await.unwrap();
-    let second = client.refill_order(&orders[1]).await.unwrap();
+    let first = client.refill_order(&orders[0], None).await.unwrap();
+    let second = client.refill_order(&orders[1], None).await.unwrap();
     assert_eq!((first.status.as_str(), second.status.as_str()), ("pending", "pending"));
 
     let pending = env.json(&["admin", "refill", "list", "--status", "pending"]);

@@ -18,6 +18,7 @@ crate::backend_tests!(
     a_rate_limit_is_waited_out,
     a_refused_connection_is_retried_and_places_one_order,
     a_skewed_clock_is_measured_and_corrected,
+    lost_answers_resend_only_what_cannot_act_twice,
 );
 
 fn order(service_id: i64, quantity: u64) -> CreateOrderRequest {
@@ -79,7 +80,7 @@ async fn every_endpoint_through_its_typed_method(backend: Backend) {
         .change_order(&id, StatusChange { status: Some(OrderStatus::Completed), ..Default::default() })
         .await
         .unwrap();
-    let refill = client.refill_order(&done.order.id).await.unwrap();
+    let refill = client.refill_order(&done.order.id, None).await.unwrap();
     assert_eq!((refill.order_id.as_str(), refill.status.as_str()), (done.order.id.as_str(), "pending"));
     let hook = client.create_webhook("https://hooks.example.com/kassa").await.unwrap();
     assert!(hook.secret.as_deref().is_some_and(|s| s.starts_with("whsec_")));
@@ -240,6 +241,78 @@ async fn a_refused_connection_is_retried_and_places_one_order(backend: Backend) 
     )
     .unwrap();
     assert!(matches!(gone.balance().await, Err(Error::Network(_))));
+}
+
+/// A relay to `upstream` that passes each request on and loses every answer: it waits for the
+/// server's first bytes, then cuts the client's connection. Counts the connections it took.
+async fn answer_losing_relay(
+    upstream: std::net::SocketAddr,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let taken = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = taken.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut inbound, _) = listener.accept().await.unwrap();
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut outbound = tokio::net::TcpStream::connect(upstream).await.unwrap();
+                let mut buffer = vec![0u8; 64 * 1024];
+                let n = inbound.read(&mut buffer).await.unwrap_or(0);
+                outbound.write_all(&buffer[..n]).await.unwrap();
+                // The server answered, so it acted; the client never hears of it.
+                let _ = outbound.read(&mut buffer).await;
+                drop(inbound);
+            });
+        }
+    });
+    (url, taken)
+}
+
+/// When answers are lost, an order is sent again under its key and placed once, and the error
+/// names the key; a cancel and a webhook registration, which could act twice, are sent once. A
+/// `Retry-After` longer than the policy's longest wait ends the call rather than retrying early.
+async fn lost_answers_resend_only_what_cannot_act_twice(backend: Backend) {
+    use std::sync::atomic::Ordering;
+    let server = TestServer::start(backend).await;
+    let service = server.service(ServiceKind::Default, "1.00", 1, 10_000).await;
+    let account = server.customer("10.00").await;
+    let (url, taken) = answer_losing_relay(server.addr).await;
+    let policy =
+        RetryPolicy { max_attempts: 3, max_wait: Duration::from_millis(50), base_backoff: Duration::from_millis(10) };
+    let lossy = Client::with_retry(&url, &account.key.api_key, &account.secret, policy.clone()).unwrap();
+
+    let lost = lossy.create_order(&order(service.id, 1000), None).await.unwrap_err();
+    let key = lost.idempotency_key().expect("the error names the key to repeat the order with").to_string();
+    assert!(matches!(lost.inner(), Error::Network(_)), "{lost:?}");
+    assert_eq!(taken.swap(0, Ordering::SeqCst), 3, "an order is sent again under its key");
+    let repeated = account.client().create_order(&order(service.id, 1000), Some(&key)).await.unwrap();
+    assert!(repeated.replayed, "the order was placed by the first attempt");
+    assert_eq!(account.client().orders(1, 50, None).await.unwrap().total, 1, "and only once");
+
+    let canceled = lossy.cancel_order(&repeated.order.id).await.unwrap_err();
+    assert!(matches!(canceled, Error::Network(_)), "{canceled:?}");
+    assert_eq!(taken.swap(0, Ordering::SeqCst), 1, "a cancel is not sent again after it may have acted");
+    let hook = lossy.create_webhook("https://hooks.example.com/kassa").await.unwrap_err();
+    assert!(matches!(hook, Error::Network(_)), "{hook:?}");
+    assert_eq!(taken.swap(0, Ordering::SeqCst), 1, "nor is a webhook registration");
+    assert_eq!(account.client().webhooks().await.unwrap().len(), 1);
+
+    // Rate limited with a Retry-After of a second or more, and a policy that waits 50 ms at most.
+    let limited = server.customer_with("1.00", KeyOptions { rate_limit_per_minute: 60, ..Default::default() }).await;
+    let impatient = Client::with_retry(&server.base_url, &limited.key.api_key, &limited.secret, policy).unwrap();
+    let refused = loop {
+        if let Err(error) = impatient.balance().await {
+            break error;
+        }
+    };
+    let started = Instant::now();
+    let again = impatient.balance().await.unwrap_err();
+    assert_eq!((refused.code(), again.code()), (Some("rate_limited"), Some("rate_limited")));
+    assert!(started.elapsed() < Duration::from_millis(500), "gave up at once: {:?}", started.elapsed());
 }
 
 async fn a_skewed_clock_is_measured_and_corrected(backend: Backend) {

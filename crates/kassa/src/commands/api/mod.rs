@@ -52,7 +52,7 @@ impl Out {
     /// An error, said usefully: the code and what to do, or (`--json`) the body as received.
     fn failure(&self, error: Error) -> anyhow::Error {
         if self.json {
-            let body = match &error {
+            let body = match error.inner() {
                 Error::Api(failure) => failure.body.as_ref().map(|b| serde_json::to_value(b).expect("serializes")),
                 Error::Profile(failure) => Some(serde_json::json!({"success": false, "errors": failure.errors})),
                 _ => None,
@@ -85,8 +85,14 @@ impl Out {
             if let Some(id) = &failure.request_id {
                 text.push_str(&format!("\nrequest id: {id}"));
             }
-        } else if let Error::Network(_) = &error {
+        } else if let Error::Network(_) = error.inner() {
             text.push_str("\nhint: is the server running at KASSA_BASE_URL?");
+        }
+        if let Some(key) = error.idempotency_key() {
+            text.push_str(&format!(
+                "\nhint: it may or may not have been done: run the same command with --idempotency-key {key} \
+                 to learn which without doing it twice"
+            ));
         }
         anyhow::anyhow!(text)
     }

@@ -56,8 +56,8 @@ pub(super) async fn run(client: &Client, out: &Out, command: ApiOrderCommand) ->
                 format!("{}: {what}\n{}", answer.order.id, show(&answer.order))
             });
         }
-        ApiOrderCommand::Refill { id } => {
-            let refill = client.refill_order(&id).await?;
+        ApiOrderCommand::Refill { id, idempotency_key } => {
+            let refill = client.refill_order(&id, idempotency_key.as_deref()).await?;
             out.print(&serde_json::json!({"success": true, "refill": refill}), || {
                 format!("refill {} of {}: {}", refill.id, refill.order_id, refill.status)
             });
