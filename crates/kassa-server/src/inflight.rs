@@ -1,9 +1,11 @@
 //! Work in progress in this process: idempotency keys being processed (a second request with
 //! the same key while the first is still running gets `customer_wallet_locked` and retries with
-//! the same key; once the first finishes, retries get its replay), and each customer's turn for an
-//! identity upload.
+//! the same key; once the first finishes, retries get its replay), the signatures of order
+//! requests that placed no order, and each customer's turn for an identity upload.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use dashmap::{DashMap, DashSet};
 use kassa_core::CustomerId;
@@ -31,6 +33,73 @@ impl InFlight {
     pub fn enter(&self, customer: CustomerId, key: &str) -> Option<InFlightGuard> {
         let entry = (customer, key.to_string());
         self.keys.insert(entry.clone()).then(|| InFlightGuard { keys: self.keys.clone(), key: entry })
+    }
+}
+
+/// How long a signature is remembered: a request passes the ±300 s timestamp check for at most
+/// 600 s after it was first seen.
+const SIGNATURE_MEMORY: Duration = Duration::from_secs(600);
+/// Forgotten signatures are swept out at most this often.
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
+
+/// Signatures of `POST /api/v1/orders` requests under the idempotency key they came with, while
+/// they are in flight, and for as long as the timestamp window lets them pass when they placed no
+/// order (a replay, a refusal, a failure). `X-Idempotency-Key` is not signed: a placed order keeps
+/// its request's signature in the database, which refuses the signature under another key, but a
+/// request that placed nothing left no trace, and resent under a new key it could place an order
+/// its sender never asked for. In this process only, and not across a restart (`docs/api.md`).
+#[derive(Default, Clone)]
+pub struct SpentSignatures {
+    seen: Arc<Mutex<Seen>>,
+}
+
+#[derive(Default)]
+struct Seen {
+    keys: HashMap<(CustomerId, [u8; 32]), (String, Instant)>,
+    swept: Option<Instant>,
+}
+
+/// A signature recorded by this request; [`SignatureClaim::placed`] hands it to the database.
+pub struct SignatureClaim {
+    seen: Arc<Mutex<Seen>>,
+    entry: (CustomerId, [u8; 32]),
+}
+
+impl SignatureClaim {
+    /// The request placed its order, which keeps the signature from now on.
+    pub fn placed(self) {
+        self.seen.lock().expect("signature memory lock").keys.remove(&self.entry);
+    }
+}
+
+/// The signature came with another idempotency key before.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SignatureReused;
+
+impl SpentSignatures {
+    /// Records `signature` under `key`. `Ok(None)` when this very request (same signature, same
+    /// key) was seen before: the store answers it as a retry.
+    pub fn claim(
+        &self,
+        customer: CustomerId,
+        signature: [u8; 32],
+        key: &str,
+    ) -> Result<Option<SignatureClaim>, SignatureReused> {
+        let now = Instant::now();
+        let mut seen = self.seen.lock().expect("signature memory lock");
+        if seen.swept.is_none_or(|at| now.duration_since(at) >= SWEEP_EVERY) {
+            seen.keys.retain(|_, (_, until)| *until > now);
+            seen.swept = Some(now);
+        }
+        let entry = (customer, signature);
+        match seen.keys.get(&entry) {
+            Some((earlier, until)) if *until > now => {
+                return if earlier == key { Ok(None) } else { Err(SignatureReused) };
+            }
+            _ => {}
+        }
+        seen.keys.insert(entry, (key.to_string(), now + SIGNATURE_MEMORY));
+        Ok(Some(SignatureClaim { seen: self.seen.clone(), entry }))
     }
 }
 
@@ -67,6 +136,18 @@ impl Drop for UploadTurn {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_signature_placing_nothing_is_refused_under_another_key() {
+        let spent = SpentSignatures::default();
+        let claim = spent.claim(CustomerId(1), [7; 32], "k1").unwrap().expect("new");
+        drop(claim); // placed nothing: remembered
+        assert_eq!(spent.claim(CustomerId(1), [7; 32], "k2").err(), Some(SignatureReused));
+        assert!(spent.claim(CustomerId(1), [7; 32], "k1").unwrap().is_none(), "the same request again");
+        assert!(spent.claim(CustomerId(2), [7; 32], "k2").unwrap().is_some(), "per customer");
+        spent.claim(CustomerId(1), [8; 32], "k3").unwrap().expect("new").placed();
+        assert!(spent.claim(CustomerId(1), [8; 32], "k4").unwrap().is_some(), "a placed order's is the database's");
+    }
 
     #[tokio::test]
     async fn one_upload_turn_per_customer() {

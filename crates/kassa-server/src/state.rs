@@ -25,6 +25,8 @@ pub struct Inner {
     /// The `profile/verify` upload budget, one permit per KiB (see
     /// [`ServerConfig::profile_verify_inflight`]).
     pub verify_budget: Arc<Semaphore>,
+    /// Signatures of order requests in flight or that placed no order (see `inflight`).
+    pub spent_signatures: crate::inflight::SpentSignatures,
     /// Each customer's turn for a `profile/verify` upload: one at a time.
     pub verify_uploads: crate::inflight::UploadTurns,
     /// Connectors to upstream providers (customer cancel and refill requests use them).
@@ -55,6 +57,7 @@ impl AppState {
             inflight: InFlight::default(),
             config,
             verify_budget,
+            spent_signatures: Default::default(),
             verify_uploads: Default::default(),
             providers,
             secrets: Default::default(),

@@ -72,6 +72,28 @@ async fn a_replayed_signed_order_request_places_no_second_order(backend: Backend
     // A legitimate retry signs again and carries its original key: still the replay.
     let retry = account.signer().order(&body, "original").send().await;
     assert_eq!((retry.status, retry.header("idempotent-replayed")), (201, Some("true")));
+
+    // A signed request that placed nothing (too little money) leaves no order to hold its
+    // signature; captured and resent under a new key once the wallet is topped up, it is refused.
+    let poor = server.customer("0.50").await;
+    let timestamp = now().to_string();
+    let signature = format!("sha256={}", seed_signature(&poor.secret, "POST", "/api/v1/orders", &timestamp, &bytes));
+    let send = |key: &'static str| {
+        poor.signer()
+            .request("POST", "/api/v1/orders")
+            .body(bytes.clone())
+            .timestamp(&timestamp)
+            .signature(&signature)
+            .header("X-Idempotency-Key", key)
+            .send()
+    };
+    assert_error(&send("short").await, 402, "insufficient_wallet_balance");
+    server.credit(poor.customer, kassa_core::Minor(1_000)).await;
+    let error = assert_error(&send("attacker-chosen").await, 409, "duplicate_order");
+    assert_eq!(error["details"]["X-Signature"], "already used");
+    assert_eq!(poor.client().orders(1, 10, None).await.unwrap().total, 0, "nothing placed");
+    // Its sender, resending the very request under its own key, is answered as before.
+    assert_eq!(send("short").await.status, 201, "the same request, now covered, places its order");
 }
 
 async fn enormous_headers_and_bodies_are_refused(backend: Backend) {

@@ -512,9 +512,10 @@ async fn a_service_changed_by_another_process_is_seen_at_once(backend: Backend) 
     // The serving node has the service cached (and refuses the quantity with it).
     assert_eq!(place(10, "seen-1").await.status, 201);
     assert_error(&place(500, "seen-2").await, 400, "quantity_above_maximum");
-    // Widened elsewhere: the next order is taken.
+    // Widened elsewhere: the next order is taken. (Another quantity: the same body signed in the
+    // same second under another key would be the refused request again, see the replay guard.)
     elsewhere.update_service(service.id, ServicePatch { max: Some(1000), ..Default::default() }).await.unwrap();
-    assert_eq!(place(500, "seen-3").await.status, 201);
+    assert_eq!(place(501, "seen-3").await.status, 201);
     // Withdrawn elsewhere: refused at once.
     elsewhere.update_service(service.id, ServicePatch { active: Some(false), ..Default::default() }).await.unwrap();
     assert_error(&place(11, "seen-4").await, 404, "service_not_found");

@@ -2,6 +2,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use kassa_core::catalog::OrderRefusal;
 use kassa_core::validation::{idempotency_key, OrderRequest, PageRequest};
 use kassa_core::{ErrorCode, OrderId};
 use kassa_store::{NewOrder, OrderFilter, OrderPlaced, StoreError};
@@ -47,6 +48,14 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, signed: S
     let request = OrderRequest::from_json(&body)?;
 
     let customer = signed.key.customer_id;
+    let currency = state.store.currency();
+    let signature_claim = match state.config.order_replay_guard {
+        true => state
+            .spent_signatures
+            .claim(customer, signed.signature, &key)
+            .map_err(|_| ApiError::refused(OrderRefusal::SignatureReused, currency))?,
+        false => None,
+    };
     let Some(_in_flight) = state.inflight.enter(customer, &key) else {
         return Err(ApiError::new(ErrorCode::CustomerWalletLocked).retry_after(1));
     };
@@ -60,10 +69,12 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, signed: S
             signature: state.config.order_replay_guard.then(|| signed.signature.to_vec()),
         })
         .await;
-    let currency = state.store.currency();
     match placed {
         Ok(placed) => {
             let replayed = matches!(placed, OrderPlaced::Replayed(_));
+            if let (false, Some(claim)) = (replayed, signature_claim) {
+                claim.placed();
+            }
             let body = CreateOrderResponse { success: true, order: present::created_order(currency, placed.order()) };
             let mut response = (StatusCode::CREATED, Json(body)).into_response();
             if replayed {
