@@ -14,20 +14,25 @@ pub fn client_ip(parts: &Parts, trusted_proxies: &[IpNet]) -> Option<IpAddr> {
     if !is_trusted(peer, trusted_proxies) {
         return Some(peer);
     }
-    let mut hops: Vec<IpAddr> = Vec::new();
-    for value in parts.headers.get_all("x-forwarded-for") {
-        let Ok(text) = value.to_str() else {
-            return Some(peer);
-        };
-        for hop in text.split(',') {
-            match hop.trim().parse::<IpAddr>() {
-                Ok(ip) => hops.push(canonical(ip)),
-                // A malformed chain cannot be trusted past this point; fall back to the proxy.
-                Err(_) => return Some(peer),
-            }
+    // Right to left: each trusted proxy appended the address it saw, so the first hop that is not
+    // a trusted proxy is the client; whatever lies left of it the client wrote itself, and is
+    // neither parsed nor believed (a malformed entry there must not make the request the proxy's).
+    let hops: Vec<&[u8]> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .flat_map(|value| value.as_bytes().split(|b| *b == b','))
+        .collect();
+    for hop in hops.into_iter().rev() {
+        let parsed = std::str::from_utf8(hop).ok().and_then(|text| text.trim().parse::<IpAddr>().ok());
+        match parsed.map(canonical) {
+            Some(ip) if is_trusted(ip, trusted_proxies) => continue,
+            Some(ip) => return Some(ip),
+            // A trusted proxy wrote something that is not an address: the client is unknown.
+            None => return None,
         }
     }
-    Some(hops.into_iter().rev().find(|ip| !is_trusted(*ip, trusted_proxies)).unwrap_or(peer))
+    Some(peer)
 }
 
 /// IPv4-mapped IPv6 (`::ffff:10.0.0.1`) compares as the IPv4 address it carries.
@@ -70,7 +75,13 @@ mod tests {
         assert_eq!(client_ip(&parts("10.0.0.2:5", Some("9.9.9.9")), &trusted), ip("9.9.9.9"));
         // A spoofed left-most entry is ignored: the right-most untrusted hop wins.
         assert_eq!(client_ip(&parts("10.0.0.2:5", Some("6.6.6.6, 9.9.9.9, 10.0.0.7")), &trusted), ip("9.9.9.9"));
-        assert_eq!(client_ip(&parts("10.0.0.2:5", Some("garbage")), &trusted), ip("10.0.0.2"));
+        // What the client wrote left of the proxies' entries is not read: a malformed entry there
+        // neither hides the client nor makes the request the proxy's.
+        assert_eq!(client_ip(&parts("10.0.0.2:5", Some("x, 9.9.9.9")), &trusted), ip("9.9.9.9"));
+        assert_eq!(client_ip(&parts("10.0.0.2:5", Some("x, 9.9.9.9, 10.0.0.7")), &trusted), ip("9.9.9.9"));
+        // Garbage where a trusted proxy's entry should be: the client is unknown, not the proxy.
+        assert_eq!(client_ip(&parts("10.0.0.2:5", Some("garbage")), &trusted), None);
+        assert_eq!(client_ip(&parts("10.0.0.2:5", Some("10.0.0.9")), &trusted), ip("10.0.0.2"));
         assert_eq!(client_ip(&parts("[::ffff:1.2.3.4]:5", None), &trusted), ip("1.2.3.4"));
     }
 
