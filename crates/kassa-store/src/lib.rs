@@ -75,6 +75,12 @@ pub trait Store: Send + Sync + 'static {
     async fn create_order(&self, new: NewOrder) -> StoreResult<OrderPlaced>;
     /// One order; with `customer`, only if it belongs to that customer.
     async fn order(&self, customer: Option<CustomerId>, id: &OrderId) -> StoreResult<Option<OrderRecord>>;
+    /// The customer's order placed under `idempotency_key`, if there is one.
+    async fn order_by_idempotency_key(
+        &self,
+        customer: CustomerId,
+        idempotency_key: &str,
+    ) -> StoreResult<Option<OrderRecord>>;
     async fn list_orders(&self, filter: OrderFilter) -> StoreResult<OrderPage>;
     /// Moves an order to a new status and pays its refund, exactly once, in one transaction.
     async fn change_order(&self, id: &OrderId, change: StatusChange) -> StoreResult<OrderRecord>;

@@ -508,6 +508,14 @@ impl Store for PostgresStore {
         read!(self, c => sql::order(&c, customer, id))
     }
 
+    async fn order_by_idempotency_key(
+        &self,
+        customer: CustomerId,
+        idempotency_key: &str,
+    ) -> StoreResult<Option<OrderRecord>> {
+        read!(self, c => async { Ok(sql::order_by_key(&c, customer, idempotency_key).await?.map(|(order, _)| order)) })
+    }
+
     async fn list_orders(&self, filter: OrderFilter) -> StoreResult<OrderPage> {
         read!(self, c => sql::list_orders(&c, &filter))
     }

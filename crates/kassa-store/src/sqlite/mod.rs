@@ -468,6 +468,14 @@ impl Store for SqliteStore {
         self.read(|c| sql::order(c, customer, id))
     }
 
+    async fn order_by_idempotency_key(
+        &self,
+        customer: CustomerId,
+        idempotency_key: &str,
+    ) -> StoreResult<Option<OrderRecord>> {
+        self.read(|c| Ok(sql::order_by_idempotency(c, customer, idempotency_key)?.map(|(order, _)| order)))
+    }
+
     async fn list_orders(&self, filter: OrderFilter) -> StoreResult<OrderPage> {
         self.read_blocking(move |c| sql::list_orders(c, &filter)).await
     }

@@ -391,7 +391,7 @@ pub fn services(conn: &Connection, active_only: bool) -> StoreResult<Vec<Service
 // ---------------------------------------------------------------------------------------------
 // Orders
 
-fn order_by_idempotency(
+pub fn order_by_idempotency(
     conn: &Connection,
     customer: CustomerId,
     key: &str,

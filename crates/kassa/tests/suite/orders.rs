@@ -113,6 +113,10 @@ async fn the_same_key_replays_and_a_different_body_conflicts(backend: Backend) {
 
     let conflict = signer.order(&order_body(service.id, 999), "same-key").send().await;
     assert_error(&conflict, 409, "duplicate_order");
+    // Another body is another body even when it is no valid order; under a fresh key it is 400.
+    let invalid = serde_json::json!({"service_id": service.id, "quantity": 1000});
+    assert_error(&signer.order(&invalid, "same-key").send().await, 409, "duplicate_order");
+    assert_error(&signer.order(&invalid, "fresh-key").send().await, 400, "missing_link");
     assert_eq!(server.store.wallet(account.customer).await.unwrap().balance.0, 900, "charged once");
 
     // Keys are per customer: another customer may use the same key.

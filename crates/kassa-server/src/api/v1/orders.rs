@@ -43,12 +43,21 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, signed: S
     if !is_json(&headers) {
         return Err(ApiError::new(ErrorCode::InvalidContentType));
     }
-    let body: serde_json::Value = serde_json::from_slice(&signed.body)
-        .map_err(|e| ApiError::new(ErrorCode::InvalidJson).with_detail("body", e.to_string()))?;
-    let request = OrderRequest::from_json(&body)?;
-
     let customer = signed.key.customer_id;
     let currency = state.store.currency();
+    let request = match parse_order(&signed.body) {
+        Ok(request) => request,
+        // A key that placed an order, sent again with another body, is `duplicate_order`, also
+        // when that body is no valid order at all.
+        Err(invalid) => {
+            let placed = state.store.order_by_idempotency_key(customer, &key).await;
+            return Err(match placed {
+                Ok(Some(_)) => ApiError::refused(OrderRefusal::IdempotencyKeyReused, currency),
+                _ => invalid,
+            });
+        }
+    };
+
     let signature_claim = match state.config.order_replay_guard {
         true => state
             .spent_signatures
@@ -85,6 +94,12 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, signed: S
         Err(StoreError::Refused(refusal)) => Err(ApiError::refused(refusal, currency)),
         Err(other) => Err(ApiError::from_store(other, ErrorCode::OrderCreateFailed)),
     }
+}
+
+fn parse_order(body: &[u8]) -> Result<OrderRequest, ApiError> {
+    let body: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidJson).with_detail("body", e.to_string()))?;
+    Ok(OrderRequest::from_json(&body)?)
 }
 
 /// `GET /api/v1/orders/{id}`
