@@ -32,6 +32,29 @@ async fn probe(account: &Account, n: usize) -> Vec<Duration> {
     latencies
 }
 
+/// One signed order request, captured on the wire: sent again with the same timestamp and
+/// signature, under whatever idempotency key.
+struct Captured<'a> {
+    account: &'a Account,
+    body: Vec<u8>,
+    timestamp: String,
+    signature: String,
+}
+
+impl<'a> Captured<'a> {
+    fn new(account: &'a Account, body: &[u8]) -> Self {
+        let timestamp = now().to_string();
+        let signature =
+            format!("sha256={}", seed_signature(&account.secret, "POST", "/api/v1/orders", &timestamp, body));
+        Self { account, body: body.to_vec(), timestamp, signature }
+    }
+
+    async fn send(&self, key: &str) -> kassa_client::RawResponse {
+        let request = self.account.signer().request("POST", "/api/v1/orders").body(self.body.clone());
+        request.timestamp(&self.timestamp).signature(&self.signature).header("X-Idempotency-Key", key).send().await
+    }
+}
+
 fn p99(latencies: &[Duration]) -> Duration {
     latencies[(latencies.len() * 99 / 100).min(latencies.len() - 1)]
 }
@@ -42,19 +65,8 @@ async fn a_replayed_signed_order_request_places_no_second_order(backend: Backend
     let account = server.customer("10.00").await;
     let body = json!({"service_id": service.id, "quantity": 1000, "link": "https://x"});
     let bytes = serde_json::to_vec(&body).unwrap();
-    // One signed request, captured: the same timestamp and signature every time.
-    let timestamp = now().to_string();
-    let signature = format!("sha256={}", seed_signature(&account.secret, "POST", "/api/v1/orders", &timestamp, &bytes));
-    let send = |key: &'static str| {
-        account
-            .signer()
-            .request("POST", "/api/v1/orders")
-            .body(bytes.clone())
-            .timestamp(&timestamp)
-            .signature(&signature)
-            .header("X-Idempotency-Key", key)
-            .send()
-    };
+    let captured = Captured::new(&account, &bytes);
+    let send = |key: &'static str| captured.send(key);
     let first = send("original").await;
     assert_eq!(first.status, 201);
     let replay = send("original").await;
@@ -76,17 +88,8 @@ async fn a_replayed_signed_order_request_places_no_second_order(backend: Backend
     // A signed request that placed nothing (too little money) leaves no order to hold its
     // signature; captured and resent under a new key once the wallet is topped up, it is refused.
     let poor = server.customer("0.50").await;
-    let timestamp = now().to_string();
-    let signature = format!("sha256={}", seed_signature(&poor.secret, "POST", "/api/v1/orders", &timestamp, &bytes));
-    let send = |key: &'static str| {
-        poor.signer()
-            .request("POST", "/api/v1/orders")
-            .body(bytes.clone())
-            .timestamp(&timestamp)
-            .signature(&signature)
-            .header("X-Idempotency-Key", key)
-            .send()
-    };
+    let captured = Captured::new(&poor, &bytes);
+    let send = |key: &'static str| captured.send(key);
     assert_error(&send("short").await, 402, "insufficient_wallet_balance");
     server.credit(poor.customer, kassa_core::Minor(1_000)).await;
     let error = assert_error(&send("attacker-chosen").await, 409, "duplicate_order");

@@ -358,20 +358,7 @@ async fn listing_pages_filters_and_bounds(backend: Backend) {
     let client = account.client();
     let mut ids = Vec::new();
     for i in 0..7 {
-        let placed = client
-            .create_order(
-                &kassa_client::CreateOrderRequest {
-                    service_id: service.id,
-                    quantity: 10 + i,
-                    link: "https://x".into(),
-                    client_order_ref: None,
-                    custom_comments: None,
-                },
-                None,
-            )
-            .await
-            .unwrap();
-        ids.push(placed.order.id);
+        ids.push(account.place(service.id, 10 + i).await.order.id);
     }
     server
         .store

@@ -117,20 +117,7 @@ fn openssl_signature(secret: &str, path: &str, timestamp: &str) -> String {
 
 async fn curl_examples_read_back(backend: Backend) {
     let (_server, account, service) = setup(backend).await;
-    let placed = account
-        .client()
-        .create_order(
-            &kassa_client::CreateOrderRequest {
-                service_id: service,
-                quantity: 100,
-                link: "https://x".into(),
-                client_order_ref: None,
-                custom_comments: None,
-            },
-            None,
-        )
-        .await
-        .unwrap();
+    let placed = account.place(service, 100).await;
     let examples = seed_file("curl_examples.sh");
     let commands: Vec<String> = examples
         .split('\n')

@@ -35,6 +35,14 @@ fn verify(secret: &str, received: &Received) -> bool {
     fresh && id.starts_with("msg_") && signatures.split(' ').any(|s| s == format!("v1,{expected}"))
 }
 
+/// Places an order and cancels it: one status change, one event per endpoint.
+async fn cancel_a_new_order(server: &TestServer, account: &Account, service_id: i64) -> kassa_core::OrderId {
+    let id: kassa_core::OrderId = account.place(service_id, 1000).await.order.id.parse().unwrap();
+    let change = StatusChange { status: Some(OrderStatus::Canceled), ..Default::default() };
+    server.store.change_order(&id, change).await.unwrap();
+    id
+}
+
 async fn register(account: &Account, url: &str) -> Value {
     let response = account.signer().post("/api/v1/webhooks", &json!({"url": url})).send().await;
     assert_eq!(response.status, 201, "{}", String::from_utf8_lossy(&response.body));
@@ -95,26 +103,7 @@ async fn deliveries_are_signed_retried_and_stop(backend: Backend) {
     register(&account, &dead.url).await;
     let dispatcher = server.webhook_dispatcher(quick_webhooks(&[0, 100, 100, 100]));
 
-    let placed = account
-        .client()
-        .create_order(
-            &kassa_client::CreateOrderRequest {
-                service_id: service.id,
-                quantity: 1000,
-                link: "https://x".into(),
-                client_order_ref: None,
-                custom_comments: None,
-            },
-            None,
-        )
-        .await
-        .unwrap();
-    let id: kassa_core::OrderId = placed.order.id.parse().unwrap();
-    server
-        .store
-        .change_order(&id, StatusChange { status: Some(OrderStatus::Canceled), ..Default::default() })
-        .await
-        .unwrap();
+    let id = cancel_a_new_order(&server, &account, service.id).await;
 
     let received = eventually(Duration::from_secs(10), "three attempts at the flaky receiver", || async {
         let got = flaky.received();
@@ -174,24 +163,8 @@ async fn a_receiver_that_never_answers_holds_up_no_other(backend: Backend) {
     let dispatcher = server.webhook_dispatcher(config);
 
     for n in 1..=3 {
-        let placed = account
-            .client()
-            .create_order(
-                &kassa_client::CreateOrderRequest {
-                    service_id: service.id,
-                    quantity: 1000,
-                    link: "https://x".into(),
-                    client_order_ref: None,
-                    custom_comments: None,
-                },
-                None,
-            )
-            .await
-            .unwrap();
-        let id: kassa_core::OrderId = placed.order.id.parse().unwrap();
         let changed = std::time::Instant::now();
-        let change = StatusChange { status: Some(OrderStatus::Canceled), ..Default::default() };
-        server.store.change_order(&id, change).await.unwrap();
+        cancel_a_new_order(&server, &account, service.id).await;
         eventually(Duration::from_secs(20), "the answering receiver's delivery", || async {
             (receiver.received().len() >= n).then_some(())
         })

@@ -262,6 +262,18 @@ pub struct Account {
 }
 
 impl Account {
+    /// Places `quantity` of `service_id` for `https://x` through the SDK, under a key it makes.
+    pub async fn place(&self, service_id: i64, quantity: u64) -> kassa_client::PlacedOrder {
+        let request = kassa_client::CreateOrderRequest {
+            service_id,
+            quantity,
+            link: "https://x".into(),
+            client_order_ref: None,
+            custom_comments: None,
+        };
+        self.client().create_order(&request, None).await.expect("the order is placed")
+    }
+
     /// An SDK client that does not retry, so tests see every answer.
     pub fn client(&self) -> Client {
         Client::with_retry(&self.base_url, &self.key.api_key, &self.secret, RetryPolicy::none()).expect("client")
