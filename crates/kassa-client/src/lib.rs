@@ -290,9 +290,14 @@ impl Client {
         body: Option<&[u8]>,
         idempotency_key: Option<&str>,
     ) -> Result<(T, RawResponse), Error> {
-        let unconfirmed = |error: Error| match idempotency_key {
-            Some(key) => Error::Unconfirmed { idempotency_key: key.to_string(), source: Box::new(error) },
-            None => error,
+        // Whether an attempt so far may have acted: sent with no answer, or answered with a
+        // refusal that can come after acting. Only then is the outcome unknown.
+        let mut may_have_acted = false;
+        let unconfirmed = |error: Error, may_have_acted: bool| match idempotency_key {
+            Some(key) if may_have_acted => {
+                Error::Unconfirmed { idempotency_key: key.to_string(), source: Box::new(error) }
+            }
+            _ => error,
         };
         let mut attempt = 0;
         let mut clock_synced = false;
@@ -321,6 +326,7 @@ impl Client {
                             (failure.next(), failure.refused_before_acting(), Error::Profile(Box::new(failure)))
                         }
                     };
+                    may_have_acted |= matches!(next, Next::RetryAfter(_)) && !before_acting;
                     match next {
                         Next::SyncClock if !clock_synced => {
                             clock_synced = true;
@@ -343,7 +349,7 @@ impl Client {
                         {
                             (wait, error.to_string())
                         }
-                        Next::RetryAfter(_) => return Err(unconfirmed(error)),
+                        Next::RetryAfter(_) => return Err(unconfirmed(error, may_have_acted)),
                         _ => return Err(error),
                     }
                 }
@@ -355,10 +361,14 @@ impl Client {
                             Resend::NotIfSent => e.is_connect(),
                         } =>
                 {
+                    may_have_acted |= !e.is_connect();
                     let reason = format!("network error: {e}");
                     (self.retry.base_backoff * 2u32.saturating_pow(attempt - 1), reason)
                 }
-                Err(e @ Error::Network(_)) => return Err(unconfirmed(e)),
+                Err(Error::Network(e)) => {
+                    let sent = !e.is_connect();
+                    return Err(unconfirmed(Error::Network(e), may_have_acted || sent));
+                }
                 Err(e) => return Err(e),
             };
             let wait = wait.min(self.retry.max_wait);

@@ -63,7 +63,9 @@ pub const LISTEN_BACKLOG: u32 = 4096;
 /// A listening socket on `address` with [`LISTEN_BACKLOG`], for [`serve`].
 pub fn listen(address: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     let socket = if address.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
-    // As std and tokio do: a restarted server can bind while old connections are in TIME_WAIT.
+    // As std and tokio do on Unix: a restarted server can bind while old connections are in
+    // TIME_WAIT. (On Windows the option would let another process take the port.)
+    #[cfg(unix)]
     socket.set_reuseaddr(true)?;
     socket.bind(address)?;
     socket.listen(LISTEN_BACKLOG)
@@ -83,7 +85,14 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let config = state.config.clone();
-    serve_router(listener, router(state), &config, shutdown).await
+    let detached = state.detached.clone();
+    serve_router(listener, router(state), &config, shutdown).await?;
+    // Work whose request has ended (a refill being recorded) finishes too, within the grace.
+    detached.close();
+    if tokio::time::timeout(config.shutdown_grace, detached.wait()).await.is_err() {
+        tracing::warn!(tasks = detached.len(), "work still running after the shutdown grace period was cut");
+    }
+    Ok(())
 }
 
 /// [`serve`] for a router built from [`router`] with layers of the caller's (the tests check

@@ -27,6 +27,9 @@ pub struct Inner {
     pub verify_budget: Arc<Semaphore>,
     /// Signatures of order requests in flight or that placed no order (see `inflight`).
     pub spent_signatures: crate::inflight::SpentSignatures,
+    /// Work a request starts that must finish even if its client leaves (a refill being asked
+    /// for and recorded); [`crate::serve`] waits for it at shutdown.
+    pub detached: tokio_util::task::TaskTracker,
     /// Each customer's turn for a `profile/verify` upload: one at a time.
     pub verify_uploads: crate::inflight::UploadTurns,
     /// Connectors to upstream providers (customer cancel and refill requests use them).
@@ -58,6 +61,7 @@ impl AppState {
             config,
             verify_budget,
             spent_signatures: Default::default(),
+            detached: Default::default(),
             verify_uploads: Default::default(),
             providers,
             secrets: Default::default(),

@@ -140,8 +140,9 @@ pub fn is_public(ip: IpAddr) -> bool {
     }
 }
 
-/// The IPv4 address an IPv6 one reaches: IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible
-/// (`::a.b.c.d`), NAT64 (`64:ff9b::a.b.c.d`) and 6to4 (`2002:aabb:ccdd::`).
+/// The IPv4 address an IPv6 one reaches: IPv4-mapped (`::ffff:a.b.c.d`), IPv4-translated
+/// (`::ffff:0:a.b.c.d`), IPv4-compatible (`::a.b.c.d`), NAT64 (`64:ff9b::a.b.c.d`, and the
+/// local-use `64:ff9b:1::/48` with the address in its last 32 bits) and 6to4 (`2002:aabb:ccdd::`).
 fn embedded_ipv4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
     let s = v6.segments();
     let from = |hi: u16, lo: u16| std::net::Ipv4Addr::from(((hi as u32) << 16) | lo as u32);
@@ -150,7 +151,8 @@ fn embedded_ipv4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
     }
     match s {
         [0, 0, 0, 0, 0, 0, hi, lo] if hi != 0 || lo > 1 => Some(from(hi, lo)),
-        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(from(hi, lo)),
+        [0, 0, 0, 0, 0xffff, 0, hi, lo] => Some(from(hi, lo)),
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] | [0x64, 0xff9b, 1, _, _, _, hi, lo] => Some(from(hi, lo)),
         [0x2002, hi, lo, ..] => Some(from(hi, lo)),
         _ => None,
     }
@@ -317,6 +319,8 @@ mod tests {
         // IPv6 forms that reach an IPv4 address are judged by it; and the reserved IPv4 ranges.
         for private in [
             "64:ff9b::a00:1",    // NAT64 of 10.0.0.1
+            "64:ff9b:1::a00:1",  // local-use NAT64 of 10.0.0.1
+            "::ffff:0:a00:1",    // IPv4-translated 10.0.0.1
             "2002:a9fe:a9fe::1", // 6to4 of 169.254.169.254
             "::a9fe:a9fe",       // IPv4-compatible 169.254.169.254
             "fec0::1",           // site-local

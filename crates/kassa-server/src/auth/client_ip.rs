@@ -24,7 +24,11 @@ pub fn client_ip(parts: &Parts, trusted_proxies: &[IpNet]) -> Option<IpAddr> {
         .flat_map(|value| value.as_bytes().split(|b| *b == b','))
         .collect();
     for hop in hops.into_iter().rev() {
-        let parsed = std::str::from_utf8(hop).ok().and_then(|text| text.trim().parse::<IpAddr>().ok());
+        // Some proxies write the port too (`1.2.3.4:5678`, `[2001:db8::1]:5678`).
+        let parsed = std::str::from_utf8(hop)
+            .ok()
+            .map(str::trim)
+            .and_then(|text| text.parse::<IpAddr>().ok().or_else(|| text.parse::<SocketAddr>().ok().map(|a| a.ip())));
         match parsed.map(canonical) {
             Some(ip) if is_trusted(ip, trusted_proxies) => continue,
             Some(ip) => return Some(ip),
@@ -82,6 +86,8 @@ mod tests {
         // Garbage where a trusted proxy's entry should be: the client is unknown, not the proxy.
         assert_eq!(client_ip(&parts("10.0.0.2:5", Some("garbage")), &trusted), None);
         assert_eq!(client_ip(&parts("10.0.0.2:5", Some("10.0.0.9")), &trusted), ip("10.0.0.2"));
+        assert_eq!(client_ip(&parts("10.0.0.2:5", Some("x, 9.9.9.9:4711")), &trusted), ip("9.9.9.9"));
+        assert_eq!(client_ip(&parts("10.0.0.2:5", Some("[2001:db8::1]:4711")), &trusted), ip("2001:db8::1"));
         assert_eq!(client_ip(&parts("[::ffff:1.2.3.4]:5", None), &trusted), ip("1.2.3.4"));
     }
 

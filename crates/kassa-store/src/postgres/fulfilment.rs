@@ -213,6 +213,13 @@ pub async fn resolve_review(
     }
     match resolution {
         Resolution::Attach { provider_order_id } => {
+            // Attaches of one provider order take turns, so the later one sees the earlier.
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('provider-order:' || $1::text || ':' || $2))",
+                &[&current.provider_id.unwrap_or(0).to_string(), &provider_order_id],
+            )
+            .await
+            .map_err(map_err)?;
             let holder = tx
                 .query_opt(
                     "SELECT id FROM orders

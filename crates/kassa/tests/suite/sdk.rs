@@ -310,9 +310,10 @@ async fn lost_answers_resend_only_what_cannot_act_twice(backend: Backend) {
         }
     };
     let started = Instant::now();
-    let again = impatient.balance().await.unwrap_err();
+    let again = impatient.create_order(&order(service.id, 10), None).await.unwrap_err();
     assert_eq!((refused.code(), again.code()), (Some("rate_limited"), Some("rate_limited")));
     assert!(started.elapsed() < Duration::from_millis(500), "gave up at once: {:?}", started.elapsed());
+    assert_eq!(again.idempotency_key(), None, "refused before acting: not an unknown outcome");
 }
 
 async fn a_skewed_clock_is_measured_and_corrected(backend: Backend) {

@@ -143,10 +143,10 @@ pub async fn refill(
         },
         None => None,
     };
-    // Asking and recording run on a task of their own: a request that times out or whose client
-    // leaves still records what the provider said, or gives its key back, instead of leaving the
-    // reservation to go stale and a retry to ask again.
-    let asking = tokio::spawn(async move {
+    // Asking and recording run on a task of their own, which a shutdown waits for: a request that
+    // times out or whose client leaves still records what the provider said, or gives its key
+    // back, instead of leaving the reservation to go stale and a retry to ask again.
+    let asking = state.detached.clone().spawn(async move {
         let asked = ask_for_refill(&state, &order).await;
         record_refill(&state, &id, hold, asked).await
     });
